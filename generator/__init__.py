@@ -1,0 +1,1 @@
+"""Turns one validated platform catalog (YAML) into plain Terraform for ECS Fargate."""

@@ -1,0 +1,22 @@
+"""The generator as a Python API; the CLI only parses options and calls these."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.loader import load_catalog
+from generator.model import Catalog
+from generator.output import TreeDiff, write_tree
+from generator.render import render_catalog
+from generator.validate import check_catalog
+
+
+def validate(catalog_path: Path) -> Catalog:
+    """Load and check a catalog; raise CatalogError listing every problem."""
+    return check_catalog(load_catalog(catalog_path))
+
+
+def render(catalog_path: Path, out_dir: Path, check: bool = False) -> TreeDiff:
+    """Render a catalog into `out_dir` (or, with `check`, report what would change)."""
+    catalog = validate(catalog_path)
+    return write_tree(render_catalog(catalog), out_dir, check=check)

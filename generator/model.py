@@ -1,0 +1,371 @@
+"""Typed, resolved model of a schema-valid catalog.
+
+Everything the output needs is computed here: inherited sizing, capacity-provider
+weights, names, fully-qualified hosts, secret names, image URIs. Templates only
+place these values. Each object keeps the catalog path it came from so the
+semantic checks can point at the right line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from generator.errors import CatalogPath
+from generator.naming import EnvironmentNames, ServiceNames
+
+FARGATE = "FARGATE"
+FARGATE_SPOT = "FARGATE_SPOT"
+
+# Section 6.1 of the design; the catalog's `defaults.autoscaling` overrides them.
+BUILTIN_AUTOSCALING = {"cpu_target": 70, "memory_target": 80, "scale_in_cooldown": 300, "scale_out_cooldown": 60}
+BUILTIN_HEALTH_CHECK_PATH = "/health"
+
+
+@dataclass(frozen=True)
+class Sizing:
+    cpu: int
+    memory: int
+    min_tasks: int
+    max_tasks: int
+
+
+@dataclass(frozen=True)
+class CapacityShare:
+    capacity_provider: str
+    weight: int
+    base: int
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    cpu_target: float
+    memory_target: float
+    scale_in_cooldown: int
+    scale_out_cooldown: int
+
+
+@dataclass(frozen=True)
+class Route:
+    priority: int
+    host_labels: tuple[str, ...]
+    paths: tuple[str, ...]
+    source: CatalogPath
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    short_name: str
+    description: str
+    group: str
+    image_repository: str
+    sizing: Sizing
+    sizing_source: CatalogPath
+    capacity: tuple[CapacityShare, ...]
+    port: int | None
+    health_check_path: str | None
+    routes: tuple[Route, ...]
+    secrets: tuple[tuple[str, str], ...]
+    environment: tuple[tuple[str, str], ...]
+    calls: tuple[str, ...]
+    data_stores: tuple[str, ...]
+    s3_read_buckets: tuple[str, ...]
+    autoscaling: Autoscaling
+    source: CatalogPath
+
+    @property
+    def load_balanced(self) -> bool:
+        return bool(self.routes)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """An existing AWS object: by id, or by tags."""
+
+    id: str | None
+    tags: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def from_catalog(cls, raw: dict[str, Any], id_key: str = "id") -> "Lookup":
+        ids = raw.get(id_key)
+        return cls(id=ids, tags=tuple(sorted(raw.get("tags", {}).items())))
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    domain: str
+    dns_zone: str | None
+    certificate_domain: str
+    vpc: Lookup
+    private_subnets: Lookup
+    public_subnets: Lookup
+    data_store_security_groups: tuple[tuple[str, Lookup], ...]
+    logs_bucket: str
+    log_retention_days: int
+    deletion_protection: bool
+    enable_execute_command: bool
+    secret_prefix: str
+    image_tag: str
+    environment: tuple[tuple[str, str], ...]
+    pagerduty_endpoint: str
+    state_bucket: str | None
+    tags: tuple[tuple[str, str], ...]
+    source: CatalogPath
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str
+    region: str
+    image_registry: str
+    ci_deploy_principals: tuple[str, ...]
+
+    @property
+    def registry_account(self) -> str:
+        return self.image_registry.split(".", 1)[0]
+
+    @property
+    def registry_region(self) -> str:
+        return self.image_registry.split(".")[3]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    file: str
+    platform: Platform
+    data_store_ports: tuple[tuple[str, int], ...]
+    services: tuple[Service, ...]
+    environments: tuple[Environment, ...]
+
+    def service(self, name: str) -> Service:
+        return self._services_by_name()[name]
+
+    def _services_by_name(self) -> dict[str, Service]:
+        return {service.name: service for service in self.services}
+
+    def deployment(self, environment: Environment) -> "Deployment":
+        return Deployment.build(self, environment)
+
+
+def capacity_strategy(spot_percentage: int, on_demand_base: int) -> tuple[CapacityShare, ...]:
+    """Capacity-provider strategy for a Spot share, with the weights in lowest terms (70 % -> 3:7)."""
+    on_demand = 100 - spot_percentage
+    divisor = math.gcd(on_demand, spot_percentage)
+    shares = []
+    if on_demand or on_demand_base:
+        shares.append(CapacityShare(FARGATE, on_demand // divisor, on_demand_base))
+    if spot_percentage:
+        shares.append(CapacityShare(FARGATE_SPOT, spot_percentage // divisor, 0))
+    return tuple(shares)
+
+
+def build_catalog(data: dict[str, Any], file: str) -> Catalog:
+    """Build the model from schema-valid data whose references have been checked."""
+    raw_platform = data["platform"]
+    platform = Platform(
+        name=raw_platform["name"],
+        region=raw_platform["region"],
+        image_registry=raw_platform["image_registry"],
+        ci_deploy_principals=tuple(raw_platform.get("ci_deploy_principals", [])),
+    )
+    defaults = data.get("defaults", {})
+    autoscaling_defaults = {**BUILTIN_AUTOSCALING, **defaults.get("autoscaling", {})}
+    health_check_default = defaults.get("health_check_path", BUILTIN_HEALTH_CHECK_PATH)
+    services = tuple(
+        _build_service(platform, data, name, raw, autoscaling_defaults, health_check_default)
+        for name, raw in data["services"].items()
+    )
+    environments = tuple(_build_environment(name, raw) for name, raw in data["environments"].items())
+    return Catalog(
+        file=file,
+        platform=platform,
+        data_store_ports=tuple((name, raw["port"]) for name, raw in data["data_stores"].items()),
+        services=services,
+        environments=environments,
+    )
+
+
+def _build_service(
+    platform: Platform,
+    data: dict[str, Any],
+    name: str,
+    raw: dict[str, Any],
+    autoscaling_defaults: dict[str, Any],
+    health_check_default: str,
+) -> Service:
+    source: CatalogPath = ("services", name)
+    group = data["groups"][raw["group"]]
+    sizing_name = raw.get("sizing", group["sizing"])
+    sizing_source: CatalogPath = (*source, "sizing") if "sizing" in raw else ("sizing", sizing_name)
+    if "resources" in raw:
+        sizing_source = (*source, "resources")
+    sizing = Sizing(**{**data["sizing"][sizing_name], **raw.get("resources", {})})
+    port = raw.get("port")
+    return Service(
+        name=name,
+        short_name=raw.get("short_name", name),
+        description=raw.get("description", ""),
+        group=raw["group"],
+        image_repository=raw.get("image_repository", f"{platform.name}/{name}"),
+        sizing=sizing,
+        sizing_source=sizing_source,
+        capacity=capacity_strategy(group["spot_percentage"], group.get("on_demand_base", 0)),
+        port=port,
+        health_check_path=raw.get("health_check_path", health_check_default) if port is not None else None,
+        routes=tuple(
+            Route(
+                priority=route["priority"],
+                host_labels=tuple(route.get("hosts", ())),
+                paths=tuple(route.get("paths", ())),
+                source=(*source, "routes", index),
+            )
+            for index, route in enumerate(raw.get("routes", []))
+        ),
+        secrets=tuple(sorted(raw.get("secrets", {}).items())),
+        environment=tuple(sorted(raw.get("environment", {}).items())),
+        calls=tuple(raw.get("calls", ())),
+        data_stores=tuple(raw.get("data_stores", ())),
+        s3_read_buckets=tuple(raw.get("s3_read_buckets", ())),
+        autoscaling=Autoscaling(**{**autoscaling_defaults, **raw.get("autoscaling", {})}),
+        source=source,
+    )
+
+
+def _build_environment(name: str, raw: dict[str, Any]) -> Environment:
+    return Environment(
+        name=name,
+        domain=raw["domain"],
+        dns_zone=raw.get("dns_zone"),
+        certificate_domain=raw["certificate_domain"],
+        vpc=Lookup.from_catalog(raw["vpc"]),
+        private_subnets=Lookup.from_catalog(raw["private_subnets"], "ids"),
+        public_subnets=Lookup.from_catalog(raw["public_subnets"], "ids"),
+        data_store_security_groups=tuple(
+            (store, Lookup.from_catalog(lookup)) for store, lookup in sorted(raw["data_stores"].items())
+        ),
+        logs_bucket=raw["logs_bucket"],
+        log_retention_days=raw["log_retention_days"],
+        deletion_protection=raw["deletion_protection"],
+        enable_execute_command=raw.get("enable_execute_command", False),
+        secret_prefix=raw["secret_prefix"],
+        image_tag=raw["image_tag"],
+        environment=tuple(sorted(raw.get("environment", {}).items())),
+        pagerduty_endpoint=raw["alerting"]["pagerduty_endpoint"],
+        state_bucket=raw.get("backend", {}).get("bucket"),
+        tags=tuple(sorted(raw.get("tags", {}).items())),
+        source=("environments", name),
+    )
+
+
+# ---------------------------------------------------------------------------
+# A service as deployed in one environment: every value final.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListenerRule:
+    priority: int
+    hosts: tuple[str, ...]
+    paths: tuple[str, ...]
+    source: CatalogPath
+
+    @property
+    def key(self) -> str:
+        """Stable `for_each` key: a rule is identified by its priority on the listener."""
+        return str(self.priority)
+
+
+@dataclass(frozen=True)
+class DeployedService:
+    service: Service
+    names: ServiceNames
+    image: str
+    image_repository_arn: str
+    listener_rules: tuple[ListenerRule, ...]
+    secrets: tuple[tuple[str, str], ...]
+    environment: tuple[tuple[str, str], ...]
+    s3_read_bucket_arns: tuple[str, ...]
+    callers: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    @property
+    def module_name(self) -> str:
+        """Terraform module label: `service_<name with underscores>`."""
+        return "service_" + self.service.name.replace("-", "_")
+
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        return tuple(sorted({secret for _, secret in self.secrets}))
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One environment of the catalog: what its root module wires together."""
+
+    catalog: Catalog
+    environment: Environment
+    names: EnvironmentNames
+    services: tuple[DeployedService, ...]
+
+    @property
+    def platform(self) -> Platform:
+        return self.catalog.platform
+
+    @property
+    def hostnames(self) -> tuple[str, ...]:
+        """Every concrete host name a rule matches (wildcards excluded), for DNS records."""
+        hosts = {host for svc in self.services for rule in svc.listener_rules for host in rule.hosts}
+        return tuple(sorted(host for host in hosts if not host.startswith("*")))
+
+    @property
+    def data_stores(self) -> tuple[tuple[str, int, Lookup], ...]:
+        lookups = dict(self.environment.data_store_security_groups)
+        return tuple((name, port, lookups[name]) for name, port in self.catalog.data_store_ports if name in lookups)
+
+    @classmethod
+    def build(cls, catalog: Catalog, environment: Environment) -> "Deployment":
+        env_names = EnvironmentNames(catalog.platform.name, environment.name)
+        callers: dict[str, list[str]] = {service.name: [] for service in catalog.services}
+        for service in catalog.services:
+            for callee in service.calls:
+                callers[callee].append(service.name)
+        platform = catalog.platform
+        deployed = tuple(
+            DeployedService(
+                service=service,
+                names=env_names.service(service.name, service.short_name),
+                image=f"{platform.image_registry}/{service.image_repository}:{environment.image_tag}",
+                image_repository_arn=(
+                    f"arn:aws:ecr:{platform.registry_region}:{platform.registry_account}:"
+                    f"repository/{service.image_repository}"
+                ),
+                listener_rules=tuple(
+                    ListenerRule(
+                        priority=route.priority,
+                        hosts=tuple(_qualify(label, environment.domain) for label in route.host_labels),
+                        paths=route.paths,
+                        source=route.source,
+                    )
+                    for route in service.routes
+                ),
+                secrets=tuple((var, environment.secret_prefix + secret) for var, secret in service.secrets),
+                environment=tuple(sorted({**dict(environment.environment), **dict(service.environment)}.items())),
+                s3_read_bucket_arns=tuple(
+                    f"arn:aws:s3:::{bucket.replace('{environment}', environment.name)}"
+                    for bucket in service.s3_read_buckets
+                ),
+                callers=tuple(sorted(callers[service.name])),
+            )
+            for service in catalog.services
+        )
+        return cls(catalog=catalog, environment=environment, names=env_names, services=deployed)
+
+
+def _qualify(label: str, domain: str) -> str:
+    return f"{label}.{domain}"

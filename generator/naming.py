@@ -1,0 +1,159 @@
+"""Every AWS name the generator creates, and the limit AWS puts on it.
+
+The model asks here for names, and the semantic checks ask here for the limits,
+so a naming rule exists exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NameLimit:
+    what: str
+    limit: int
+
+
+ALB = NameLimit("load balancer name", 32)
+TARGET_GROUP = NameLimit("target group name", 32)
+IAM_ROLE = NameLimit("IAM role name", 64)
+SECURITY_GROUP = NameLimit("security group name", 255)
+LOG_GROUP = NameLimit("log group name", 512)
+TASK_FAMILY = NameLimit("task definition family", 255)
+ECS_NAME = NameLimit("ECS cluster or service name", 255)
+ALARM = NameLimit("alarm name", 255)
+SNS_TOPIC = NameLimit("SNS topic name", 256)
+WAF_ACL = NameLimit("WAF web ACL name", 128)
+
+
+@dataclass(frozen=True)
+class EnvironmentNames:
+    """Names of the resources one environment shares between its services."""
+
+    platform: str
+    environment: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.platform}-{self.environment}"
+
+    @property
+    def cluster(self) -> str:
+        return self.prefix
+
+    @property
+    def service_connect_namespace(self) -> str:
+        return self.prefix
+
+    @property
+    def alb(self) -> str:
+        return f"{self.prefix}-alb"
+
+    @property
+    def alb_security_group(self) -> str:
+        return f"{self.prefix}-alb"
+
+    @property
+    def web_acl(self) -> str:
+        return f"{self.prefix}-alb"
+
+    @property
+    def execute_command_log_group(self) -> str:
+        return f"/ecs/{self.prefix}/execute-command"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.prefix}-alerts"
+
+    @property
+    def paging_topic(self) -> str:
+        return f"{self.prefix}-paging"
+
+    @property
+    def ci_deploy_role(self) -> str:
+        return f"{self.prefix}-ci-deploy"
+
+    def state_key(self) -> str:
+        return f"{self.platform}/{self.environment}/terraform.tfstate"
+
+    def service(self, service: str, short_name: str) -> "ServiceNames":
+        return ServiceNames(self, service, short_name)
+
+
+@dataclass(frozen=True)
+class ServiceNames:
+    env: EnvironmentNames
+    service: str
+    short_name: str
+
+    @property
+    def ecs_service(self) -> str:
+        return self.service
+
+    @property
+    def task_family(self) -> str:
+        # Section 4.1 of the design: nexus-<service>-<environment>.
+        return f"{self.env.platform}-{self.service}-{self.env.environment}"
+
+    @property
+    def log_group(self) -> str:
+        # Section 8.1 of the design: /ecs/nexus-<environment>/<service>.
+        return f"/ecs/{self.env.prefix}/{self.service}"
+
+    @property
+    def target_group(self) -> str:
+        return f"{self.env.prefix}-{self.short_name}"
+
+    @property
+    def security_group(self) -> str:
+        return f"{self.env.prefix}-{self.service}"
+
+    @property
+    def execution_role(self) -> str:
+        return f"{self.env.prefix}-{self.service}-exec"
+
+    @property
+    def task_role(self) -> str:
+        return f"{self.env.prefix}-{self.service}-task"
+
+    @property
+    def cpu_high_alarm(self) -> str:
+        return f"{self.env.prefix}-{self.service}-cpu-high"
+
+    @property
+    def memory_high_alarm(self) -> str:
+        return f"{self.env.prefix}-{self.service}-memory-high"
+
+    @property
+    def target_5xx_rate_alarm(self) -> str:
+        return f"{self.env.prefix}-{self.service}-5xx-rate-high"
+
+    @property
+    def healthy_hosts_low_alarm(self) -> str:
+        return f"{self.env.prefix}-{self.service}-healthy-hosts-low"
+
+    def limited_names(self, load_balanced: bool) -> list[tuple[NameLimit, str, str]]:
+        """(limit, name, catalog key that shortens it) for every name with an AWS length limit."""
+        names = [
+            (IAM_ROLE, self.execution_role, "the service name"),
+            (IAM_ROLE, self.task_role, "the service name"),
+            (SECURITY_GROUP, self.security_group, "the service name"),
+            (LOG_GROUP, self.log_group, "the service name"),
+            (TASK_FAMILY, self.task_family, "the service name"),
+            (ALARM, self.memory_high_alarm, "the service name"),
+        ]
+        if load_balanced:
+            names.append((TARGET_GROUP, self.target_group, "`short_name`"))
+            names.append((ALARM, self.healthy_hosts_low_alarm, "the service name"))
+        return names
+
+
+def environment_limited_names(env: EnvironmentNames) -> list[tuple[NameLimit, str]]:
+    return [
+        (ALB, env.alb),
+        (IAM_ROLE, env.ci_deploy_role),
+        (WAF_ACL, env.web_acl),
+        (SNS_TOPIC, env.alerts_topic),
+        (SNS_TOPIC, env.paging_topic),
+    ]

@@ -1,0 +1,197 @@
+"""Rendered files -> formatted tree -> output directory, replaced whole or not at all.
+
+The new tree is written to a staging directory beside the output directory,
+formatted there with one `terraform fmt` run, and compared with what is in place.
+Identical output touches nothing. Otherwise unchanged files keep their modification
+times, Terraform's own working files (`.terraform/`, lock files, local state) move
+across, and two renames swap the trees. Any failure removes the staging directory
+and leaves the output directory as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import click
+
+from generator.render import GENERATED_MARKER
+
+# Files Terraform creates in a root module that belong to the user, not to us.
+TERRAFORM_WORKING_FILES = (".terraform", ".terraform.lock.hcl", "terraform.tfstate", "terraform.tfstate.backup")
+
+
+class OutputError(click.ClickException):
+    """The output directory cannot be written; nothing was changed."""
+
+
+@dataclass
+class TreeDiff:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+    def lines(self) -> list[str]:
+        return (
+            [f"  added:   {path}" for path in self.added]
+            + [f"  changed: {path}" for path in self.changed]
+            + [f"  removed: {path}" for path in self.removed]
+        )
+
+
+def terraform_binary() -> str:
+    configured = os.environ.get("TERRAFORM", "terraform")
+    found = shutil.which(configured)
+    if found is None:
+        raise OutputError(
+            f"`{configured}` was not found; the generator formats its output with `terraform fmt`. "
+            "Install Terraform >= 1.10 (https://developer.hashicorp.com/terraform/install) "
+            "or point the TERRAFORM environment variable at the binary."
+        )
+    return found
+
+
+def terraform_fmt(directory: Path) -> None:
+    result = subprocess.run(
+        [terraform_binary(), "fmt", "-recursive", "-list=false", str(directory)],
+        capture_output=True, text=True, check=False, timeout=300,
+    )
+    if result.returncode != 0:
+        raise OutputError(
+            "terraform fmt rejected the generated files (a template bug, please report it):\n" + result.stderr
+        )
+
+
+def _is_working_file(relative: PurePosixPath) -> bool:
+    return any(part in TERRAFORM_WORKING_FILES for part in relative.parts)
+
+
+def _generated_files(root: Path) -> dict[str, Path]:
+    """Files under `root` by relative path, skipping Terraform's working files."""
+    found: dict[str, Path] = {}
+    if not root.is_dir():
+        return found
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in TERRAFORM_WORKING_FILES)
+        for name in filenames:
+            path = Path(dirpath, name)
+            relative = PurePosixPath(path.relative_to(root).as_posix())
+            if not _is_working_file(relative):
+                found[str(relative)] = path
+    return found
+
+
+def diff_trees(new_root: Path, old_root: Path) -> TreeDiff:
+    new = _generated_files(new_root)
+    old = _generated_files(old_root)
+    diff = TreeDiff()
+    for relative in sorted(new):
+        if relative not in old:
+            diff.added.append(relative)
+        elif new[relative].read_bytes() != old[relative].read_bytes():
+            diff.changed.append(relative)
+    diff.removed = sorted(set(old) - set(new))
+    return diff
+
+
+def _refuse_foreign_files(out_dir: Path) -> None:
+    """Never delete what the generator did not write (e.g. `--out .` by mistake)."""
+    for relative, path in sorted(_generated_files(out_dir).items()):
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(len(GENERATED_MARKER) + 3)
+        except OSError:
+            head = b""
+        if not head.lstrip(b"\xef\xbb\xbf").startswith(GENERATED_MARKER.encode()):
+            raise OutputError(
+                f"{out_dir / relative} was not written by the generator, and replacing {out_dir} would delete it; "
+                "move it out of the output directory or choose another --out"
+            )
+
+
+def _stage(files: dict[PurePosixPath, str], parent: Path, out_name: str) -> Path:
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_name}.staging-", dir=parent))
+    try:
+        for relative, text in sorted(files.items()):
+            target = staging.joinpath(*relative.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8", newline="\n")
+        terraform_fmt(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging
+
+
+def write_tree(files: dict[PurePosixPath, str], out_dir: Path, check: bool = False) -> TreeDiff:
+    """Make `out_dir` hold exactly `files` (formatted); with `check`, only report the difference."""
+    out_dir = Path(os.path.abspath(out_dir))
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir} exists and is not a directory; choose another --out")
+    parent = out_dir.parent
+    if check:
+        staging = _stage(files, Path(tempfile.gettempdir()), out_dir.name)
+        try:
+            return diff_trees(staging, out_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create {parent}: {error.strerror}") from None
+    if out_dir.exists():
+        _refuse_foreign_files(out_dir)
+    try:
+        staging = _stage(files, parent, out_dir.name)
+    except OSError as error:
+        raise OutputError(f"cannot write beside {out_dir}: {error.strerror}") from None
+    backup: Path | None = None
+    try:
+        diff = diff_trees(staging, out_dir)
+        if diff.empty:
+            return diff
+        if out_dir.exists():
+            _keep_modification_times(out_dir, staging, diff)
+            backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.previous-", dir=parent))
+            backup.rmdir()
+            os.rename(out_dir, backup)
+        try:
+            os.rename(staging, out_dir)
+        except OSError:
+            if backup is not None:
+                os.rename(backup, out_dir)
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if backup is not None:
+        _move_working_files(backup, out_dir)
+        shutil.rmtree(backup, ignore_errors=True)
+    return diff
+
+
+def _keep_modification_times(out_dir: Path, staging: Path, diff: TreeDiff) -> None:
+    touched = set(diff.changed) | set(diff.added)
+    for relative, new_path in _generated_files(staging).items():
+        if relative not in touched:
+            old = (out_dir / relative).stat()
+            os.utime(new_path, ns=(old.st_atime_ns, old.st_mtime_ns))
+
+
+def _move_working_files(old_root: Path, new_root: Path) -> None:
+    """Move `.terraform/`, lock files and local state of the previous tree into the new one."""
+    for dirpath, dirnames, filenames in os.walk(old_root):
+        for name in sorted([*dirnames, *filenames]):
+            if name in TERRAFORM_WORKING_FILES:
+                source = Path(dirpath, name)
+                target = new_root / source.relative_to(old_root)
+                if target.parent.is_dir() and not target.exists():
+                    os.rename(source, target)
+        dirnames[:] = [d for d in dirnames if d not in TERRAFORM_WORKING_FILES]

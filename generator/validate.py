@@ -1,0 +1,425 @@
+"""Schema and semantic checks: every problem of a catalog, each with its line.
+
+`check_catalog` runs the JSON Schema first (the shape must be right before
+anything else can be said), then the reference checks (a missing group makes
+every later check meaningless for that service), then the checks on the built
+model, which a schema cannot express.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+from jsonschema import Draft202012Validator
+
+from generator import naming
+from generator.errors import CatalogError, CatalogPath, Problem
+from generator.loader import LoadedCatalog
+from generator.model import Catalog, Deployment, ListenerRule, build_catalog
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "catalog.schema.json"
+
+# Task cpu -> memory (MiB) sizes Fargate accepts (ECS developer guide, "Task CPU and memory").
+FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+# Application Load Balancer quotas (Elastic Load Balancing user guide, "Quotas").
+MAX_RULES_PER_LISTENER = 100
+MAX_CONDITION_VALUES_PER_RULE = 5
+MAX_TARGET_GROUPS_PER_ALB = 100
+
+# Names that mean a value is a credential; such variables must come from Secrets Manager.
+SECRET_LOOKING_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|ACCESS_KEY|CREDENTIAL|DATABASE_URL)")
+
+
+def _is_number(checker: Any, instance: Any) -> bool:
+    # NaN and infinity pass every JSON Schema bound check; they are never a valid setting.
+    return (
+        isinstance(instance, (int, float)) and not isinstance(instance, bool) and math.isfinite(instance)
+    )
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
+    # JSON Schema patterns are ECMA-262, where `$` is the end of input; Python's `$`
+    # also matches before a final newline, which would let "api\n" pass `^[a-z]+$`.
+    if not isinstance(instance, str):
+        return
+    match = _compiled(pattern).search(instance)
+    if match is None or (pattern.endswith("$") and match.end() != len(instance)):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@lru_cache(maxsize=None)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+@lru_cache(maxsize=1)
+def schema_validator() -> Any:
+    """The catalog schema's validator, built once per process."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    type_checker = Draft202012Validator.TYPE_CHECKER.redefine("number", _is_number)
+    validator_class = jsonschema.validators.extend(
+        Draft202012Validator, validators={"pattern": _pattern}, type_checker=type_checker
+    )
+    return validator_class(schema)
+
+
+def check_catalog(loaded: LoadedCatalog) -> Catalog:
+    """Return the model of a valid catalog, or raise CatalogError listing every problem."""
+    problems = list(schema_problems(loaded))
+    if problems:
+        raise CatalogError(problems)
+    problems = list(reference_problems(loaded))
+    if problems:
+        raise CatalogError(problems)
+    catalog = build_catalog(loaded.data, loaded.file)
+    problems = list(model_problems(loaded, catalog))
+    if problems:
+        raise CatalogError(problems)
+    return catalog
+
+
+# ---------------------------------------------------------------------------
+# JSON Schema, with messages a person can act on
+# ---------------------------------------------------------------------------
+
+
+def schema_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
+    for error in schema_validator().iter_errors(loaded.data):
+        yield from _describe_schema_error(loaded, error)
+
+
+def _describe(instance: Any) -> str:
+    if isinstance(instance, bool):
+        return f"boolean {str(instance).lower()}"
+    if instance is None:
+        return "nothing (null)"
+    if isinstance(instance, dict):
+        return "a mapping"
+    if isinstance(instance, list):
+        return "a list"
+    if isinstance(instance, str):
+        return f"string {_short(instance)}"
+    return f"{type(instance).__name__} {instance!r}"
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+_TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
+               "number": "a number", "boolean": "true or false", "null": "null"}
+
+
+def _describe_schema_error(loaded: LoadedCatalog, error: jsonschema.ValidationError) -> Iterator[Problem]:
+    path: CatalogPath = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    instance = error.instance
+    kind = error.validator
+    hint = schema.get("description", "")
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        allowed = sorted(schema.get("properties", {}))
+        for key in instance:
+            if key in allowed:
+                continue
+            suggestion = difflib.get_close_matches(key, allowed, n=1)
+            maybe = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
+            yield loaded.problem((*path, key), f"unknown key {key!r}{maybe} Allowed keys: {', '.join(allowed)}")
+        return
+    if kind == "required":
+        missing = re.match(r"'(.*)' is a required property", error.message)
+        name = missing.group(1) if missing else error.message
+        description = schema.get("properties", {}).get(name, {}).get("description", "")
+        yield loaded.problem(path, f"missing required key {name!r}" + (f" ({description})" if description else ""))
+        return
+    if error.relative_schema_path and "propertyNames" in error.relative_schema_path:
+        yield loaded.problem(path, f"name {_short(str(instance))} is not allowed: {hint or error.message}")
+        return
+    if kind == "type":
+        expected = schema.get("type")
+        words = " or ".join(_TYPE_WORDS.get(t, t) for t in ([expected] if isinstance(expected, str) else expected))
+        message = f"expected {words}, found {_describe(instance)}"
+        if isinstance(instance, float) and not math.isfinite(instance):
+            message = f"expected a finite number, found {instance}"
+        yield loaded.problem(path, message)
+        return
+    if kind == "enum":
+        allowed_values = ", ".join(json.dumps(v) for v in schema["enum"])
+        yield loaded.problem(path, f"{_describe(instance)} is not allowed; allowed values: {allowed_values}")
+        return
+    if kind == "pattern":
+        yield loaded.problem(path, f"{_describe(instance)} is not allowed: {hint or 'must match ' + schema['pattern']}")
+        return
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum"))
+        high = schema.get("maximum", schema.get("exclusiveMaximum"))
+        low_word = "above" if "exclusiveMinimum" in schema else "at least"
+        yield loaded.problem(path, f"{instance} is out of range; must be {low_word} {low} and at most {high}")
+        return
+    if kind in ("maxLength", "minLength"):
+        yield loaded.problem(path, f"{_describe(instance)} has {len(instance)} characters; "
+                                   f"{'at most' if kind == 'maxLength' else 'at least'} {error.validator_value} allowed")
+        return
+    if kind == "anyOf" and all("required" in option for option in schema.get("anyOf", [{}])):
+        options = [", ".join(option.get("required", [])) for option in schema["anyOf"]]
+        yield loaded.problem(path, f"needs at least one of: {' or '.join(options)}")
+        return
+    if kind == "uniqueItems":
+        yield loaded.problem(path, "lists the same value twice; remove the duplicate")
+        return
+    if kind in ("minProperties", "maxProperties") and schema.get("maxProperties") == 1:
+        yield loaded.problem(path, f"give exactly one of: {', '.join(sorted(schema.get('properties', {})))}")
+        return
+    if kind in ("minItems", "minProperties"):
+        yield loaded.problem(path, f"needs at least {error.validator_value} entr{'y' if error.validator_value == 1 else 'ies'}")
+        return
+    yield loaded.problem(path, error.message)
+
+
+# ---------------------------------------------------------------------------
+# References between parts of the catalog
+# ---------------------------------------------------------------------------
+
+
+def _unknown(loaded: LoadedCatalog, path: CatalogPath, kind: str, name: str, known: list[str]) -> Problem:
+    suggestion = difflib.get_close_matches(name, known, n=1)
+    maybe = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
+    return loaded.problem(path, f"unknown {kind} {name!r}{maybe} Known: {', '.join(sorted(known)) or '(none)'}")
+
+
+def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
+    data = loaded.data
+    sizings = list(data["sizing"])
+    groups = list(data["groups"])
+    services = data["services"]
+    stores = list(data["data_stores"])
+    for name, group in data["groups"].items():
+        if group["sizing"] not in data["sizing"]:
+            yield _unknown(loaded, ("groups", name, "sizing"), "sizing", group["sizing"], sizings)
+    for name, service in services.items():
+        base: CatalogPath = ("services", name)
+        if service["group"] not in data["groups"]:
+            yield _unknown(loaded, (*base, "group"), "group", service["group"], groups)
+        if "sizing" in service and service["sizing"] not in data["sizing"]:
+            yield _unknown(loaded, (*base, "sizing"), "sizing", service["sizing"], sizings)
+        for index, callee in enumerate(service.get("calls", [])):
+            where = (*base, "calls", index)
+            if callee == name:
+                yield loaded.problem(where, f"{name!r} calls itself; a service reaches itself without Service Connect")
+            elif callee not in services:
+                yield _unknown(loaded, where, "service", callee, list(services))
+            elif "port" not in services[callee]:
+                yield loaded.problem(where, f"{callee!r} has no `port`, so nothing can call it; give it a port or remove it here")
+        for index, store in enumerate(service.get("data_stores", [])):
+            if store not in data["data_stores"]:
+                yield _unknown(loaded, (*base, "data_stores", index), "data store", store, stores)
+        if "port" not in service:
+            for key in ("routes", "health_check_path"):
+                if key in service:
+                    yield loaded.problem((*base, key), f"`{key}` needs a `port` on the service (workers without a port take no traffic)")
+    for env_name, env in data["environments"].items():
+        for store in env["data_stores"]:
+            if store not in data["data_stores"]:
+                yield _unknown(loaded, ("environments", env_name, "data_stores", store), "data store", store, stores)
+        for store in stores:
+            if store not in env["data_stores"]:
+                yield loaded.problem(("environments", env_name, "data_stores"),
+                                     f"no security group given for data store {store!r}; add `{store}: {{tags: ...}}` or `{{id: sg-...}}`")
+
+
+# ---------------------------------------------------------------------------
+# Checks on the resolved model
+# ---------------------------------------------------------------------------
+
+
+def model_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
+    yield from _sizing_problems(loaded, catalog)
+    yield from _service_connect_problems(loaded, catalog)
+    yield from _variable_problems(loaded, catalog)
+    yield from _environment_problems(loaded, catalog)
+    yield from _listener_problems(loaded, catalog.deployment(catalog.environments[0]))
+    for environment in catalog.environments:
+        yield from _name_problems(loaded, catalog.deployment(environment))
+
+
+def fargate_memory_problem(cpu: int, memory: int) -> str | None:
+    allowed = FARGATE_MEMORY_BY_CPU.get(cpu)
+    if allowed is None:
+        return f"cpu {cpu} is not a Fargate size; allowed: {', '.join(map(str, FARGATE_MEMORY_BY_CPU))}"
+    if memory in allowed:
+        return None
+    if len(allowed) <= 4:
+        choices = ", ".join(map(str, allowed))
+    else:
+        choices = f"{allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0]}"
+    return f"Fargate does not accept cpu {cpu} with memory {memory}; with cpu {cpu} memory must be {choices} (MiB)"
+
+
+def _sizing_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
+    reported: set[CatalogPath] = set()
+    for service in catalog.services:
+        sizing = service.sizing
+        where = service.sizing_source
+        if where in reported:  # a shared named sizing is reported once, where it is defined
+            continue
+        message = fargate_memory_problem(sizing.cpu, sizing.memory)
+        if message:
+            reported.add(where)
+            yield loaded.problem((*where, "memory"), message)
+        if sizing.min_tasks > sizing.max_tasks:
+            reported.add(where)
+            yield loaded.problem((*where, "min_tasks"),
+                                 f"min_tasks {sizing.min_tasks} is greater than max_tasks {sizing.max_tasks}")
+
+
+def _service_connect_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
+    port_owner: dict[int, str] = {}
+    for service in catalog.services:
+        if service.port is None:
+            continue
+        owner = port_owner.setdefault(service.port, service.name)
+        if owner != service.name:
+            yield loaded.problem(
+                (*service.source, "port"),
+                f"port {service.port} is already the Service Connect port of {owner!r} "
+                f"(line {loaded.line_of(('services', owner, 'port'))}); each service needs its own so "
+                "`name:port` addresses stay unambiguous",
+            )
+    short_owner: dict[str, str] = {}
+    for service in catalog.services:
+        if not service.load_balanced:
+            continue
+        owner = short_owner.setdefault(service.short_name, service.name)
+        if owner != service.name:
+            yield loaded.problem((*service.source, "short_name"),
+                                 f"short name {service.short_name!r} is also used by {owner!r}; target group names must differ")
+
+
+def _variable_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
+    for service in catalog.services:
+        secret_vars = {var for var, _ in service.secrets}
+        for var, _ in service.environment:
+            where = (*service.source, "environment", var)
+            if var in secret_vars:
+                yield loaded.problem(where, f"{var} is set both here and in `secrets`; keep only the secret")
+            elif SECRET_LOOKING_NAME.search(var):
+                yield loaded.problem(where, f"{var} looks like a credential; plain environment values are visible in the "
+                                            "task definition, so put it in `secrets` (a Secrets Manager secret name)")
+    for environment in catalog.environments:
+        for var, _ in environment.environment:
+            if SECRET_LOOKING_NAME.search(var):
+                yield loaded.problem((*environment.source, "environment", var),
+                                     f"{var} looks like a credential; put it in the services' `secrets` instead")
+
+
+def _environment_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
+    domain_owner: dict[str, str] = {}
+    for environment in catalog.environments:
+        owner = domain_owner.setdefault(environment.domain, environment.name)
+        if owner != environment.name:
+            yield loaded.problem((*environment.source, "domain"),
+                                 f"domain {environment.domain!r} is also the domain of environment {owner!r}; "
+                                 "their host rules would collide")
+        if environment.dns_zone and not (environment.domain == environment.dns_zone
+                                         or environment.domain.endswith("." + environment.dns_zone)):
+            yield loaded.problem((*environment.source, "dns_zone"),
+                                 f"zone {environment.dns_zone!r} cannot hold records for {environment.domain!r}")
+
+
+def _name_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterator[Problem]:
+    env = deployment.environment
+    for limit, name in naming.environment_limited_names(deployment.names):
+        if len(name) > limit.limit:
+            yield loaded.problem((*env.source,),
+                                 f"{limit.what} {name!r} has {len(name)} characters; AWS allows {limit.limit}: "
+                                 "shorten the platform or environment name")
+    for deployed in deployment.services:
+        for limit, name, shortener in deployed.names.limited_names(deployed.service.load_balanced):
+            if len(name) > limit.limit:
+                yield loaded.problem(deployed.service.source,
+                                     f"in environment {env.name!r} the {limit.what} {name!r} has {len(name)} characters; "
+                                     f"AWS allows {limit.limit}: shorten {shortener}")
+
+
+def _listener_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterator[Problem]:
+    """Priorities, quotas and reachability of the rules on the shared HTTPS listener.
+
+    Host labels are the same in every environment, so one environment decides.
+    """
+    rules: list[tuple[ListenerRule, str]] = [
+        (rule, svc.name) for svc in deployment.services for rule in svc.listener_rules
+    ]
+    by_priority: dict[int, list[tuple[ListenerRule, str]]] = defaultdict(list)
+    for rule, owner in rules:
+        by_priority[rule.priority].append((rule, owner))
+        values = len(rule.hosts) + len(rule.paths)
+        if values > MAX_CONDITION_VALUES_PER_RULE:
+            yield loaded.problem(rule.source, f"rule has {values} host and path values; an ALB rule allows "
+                                              f"{MAX_CONDITION_VALUES_PER_RULE} in all: split it into several routes")
+    for priority, claimants in by_priority.items():
+        first_rule, first_owner = claimants[0]
+        for rule, owner in claimants[1:]:
+            yield loaded.problem((*rule.source, "priority"),
+                                 f"priority {priority} is already used by {first_owner!r} "
+                                 f"(line {loaded.line_of((*first_rule.source, 'priority'))}); "
+                                 "listener-rule priorities must be unique")
+    if len(rules) > MAX_RULES_PER_LISTENER:
+        last_rule = max(rules, key=lambda item: item[0].priority)[0]
+        yield loaded.problem(last_rule.source, f"{len(rules)} routes in all; an ALB listener allows "
+                                               f"{MAX_RULES_PER_LISTENER} rules: make some services internal (no routes)")
+    balanced = sum(1 for svc in deployment.services if svc.service.load_balanced)
+    if balanced > MAX_TARGET_GROUPS_PER_ALB:
+        yield loaded.problem(("services",), f"{balanced} services have routes; one ALB allows "
+                                            f"{MAX_TARGET_GROUPS_PER_ALB} target groups")
+    ordered = sorted(rules, key=lambda item: item[0].priority)
+    for index, (later, later_owner) in enumerate(ordered):
+        for earlier, earlier_owner in ordered[:index]:
+            if earlier.priority == later.priority:
+                continue
+            if _covers(earlier.hosts, later.hosts, _host_covers) and _covers(earlier.paths, later.paths, _path_covers):
+                yield loaded.problem(
+                    (*later.source, "priority"),
+                    f"this rule (priority {later.priority}, {later_owner!r}) can never match: the rule of "
+                    f"{earlier_owner!r} at priority {earlier.priority} (line {loaded.line_of(earlier.source)}) matches "
+                    f"every request it would; give this rule a smaller priority number than {earlier.priority}",
+                )
+                break
+
+
+def _covers(broader: tuple[str, ...], narrower: tuple[str, ...], covers: Any) -> bool:
+    """Does the condition `broader` match every request `narrower` matches? (No values: matches all.)"""
+    if not broader:
+        return True
+    if not narrower:
+        return False
+    return all(any(covers(b, n) for b in broader) for n in narrower)
+
+
+def _path_covers(broader: str, narrower: str) -> bool:
+    if broader == narrower:
+        return True
+    head = broader[:-1]
+    return broader.endswith("*") and "*" not in head and "?" not in head and narrower.startswith(head)
+
+
+def _host_covers(broader: str, narrower: str) -> bool:
+    if broader == narrower:
+        return True
+    return broader.startswith("*.") and narrower.endswith(broader[1:])
