@@ -28,7 +28,7 @@ test: $(BIN)/.installed  ## Unit, golden, terraform fmt/validate tests
 	$(BIN)/python -m pytest -q tests
 
 golden: $(BIN)/.installed  ## Refresh the golden tree after an intended change
-	$(BIN)/python -m generator render --catalog tests/fixtures/golden/catalog.yaml --out tests/fixtures/golden/expected
+	$(BIN)/python -m generator render --catalog tests/fixtures/orbit.yaml --out tests/fixtures/golden
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -150,7 +150,11 @@ def _describe_schema_error(loaded: LoadedCatalog, error: jsonschema.ValidationEr
         yield loaded.problem(path, f"missing required key {name!r}" + (f" ({description})" if description else ""))
         return
     if error.relative_schema_path and "propertyNames" in error.relative_schema_path:
-        yield loaded.problem(path, f"name {_short(str(instance))} is not allowed: {hint or error.message}")
+        if kind == "maxLength":
+            reason = f"it has {len(instance)} characters; at most {error.validator_value} allowed"
+        else:
+            reason = hint or error.message
+        yield loaded.problem(path, f"name {_short(str(instance))} is not allowed: {reason}")
         return
     if kind == "type":
         expected = schema.get("type")
@@ -381,9 +385,11 @@ def _listener_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterato
                                  f"(line {loaded.line_of((*first_rule.source, 'priority'))}); "
                                  "listener-rule priorities must be unique")
     if len(rules) > MAX_RULES_PER_LISTENER:
-        last_rule = max(rules, key=lambda item: item[0].priority)[0]
-        yield loaded.problem(last_rule.source, f"{len(rules)} routes in all; an ALB listener allows "
-                                               f"{MAX_RULES_PER_LISTENER} rules: make some services internal (no routes)")
+        first_over = sorted(rules, key=lambda item: item[0].priority)[MAX_RULES_PER_LISTENER][0]
+        yield loaded.problem(first_over.source,
+                             f"the listener would hold {len(rules)} rules; an ALB listener allows "
+                             f"{MAX_RULES_PER_LISTENER}, and this is rule {MAX_RULES_PER_LISTENER + 1} by priority: "
+                             "make some services internal (no routes) or merge routes")
     balanced = sum(1 for svc in deployment.services if svc.service.load_balanced)
     if balanced > MAX_TARGET_GROUPS_PER_ALB:
         yield loaded.problem(("services",), f"{balanced} services have routes; one ALB allows "

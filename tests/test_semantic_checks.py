@@ -1,0 +1,234 @@
+"""Every semantic check: the valid catalogs pass, and each broken variant fails with its message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from conftest import NEXUS_CATALOG, ORBIT_CATALOG, nexus_data, write_yaml
+from generator import api
+from generator.errors import CatalogError
+from generator.validate import FARGATE_MEMORY_BY_CPU, fargate_memory_problem
+
+
+def problems_of(tmp_path: Path, data: dict[str, Any]) -> list[str]:
+    path = write_yaml(tmp_path / "catalog.yaml", data)
+    with pytest.raises(CatalogError) as caught:
+        api.validate(path)
+    return [problem.render() for problem in caught.value.problems]
+
+
+def test_both_catalogs_are_valid() -> None:
+    assert len(api.validate(NEXUS_CATALOG).services) == 26
+    assert len(api.validate(ORBIT_CATALOG).services) == 4
+
+
+def svc(data: dict[str, Any], name: str) -> dict[str, Any]:
+    return data["services"][name]
+
+
+CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
+    (
+        "fargate pair",
+        lambda d: svc(d, "auth-service").update(resources={"cpu": 256, "memory": 4096}),
+        "services.auth-service.resources.memory",
+        "Fargate does not accept cpu 256 with memory 4096; with cpu 256 memory must be 512, 1024, 2048",
+    ),
+    (
+        "fargate pair on a named sizing",
+        lambda d: d["sizing"]["ai"].update(memory=512),
+        "sizing.ai.memory",
+        "Fargate does not accept cpu 512 with memory 512",
+    ),
+    (
+        "min above max",
+        lambda d: svc(d, "web").update(resources={"min_tasks": 7}),
+        "services.web.resources.min_tasks",
+        "min_tasks 7 is greater than max_tasks 6",
+    ),
+    (
+        "duplicate priority",
+        lambda d: svc(d, "user-service")["routes"][0].update(priority=100),
+        "services.user-service.routes[0].priority",
+        "priority 100 is already used by 'auth-service'",
+    ),
+    (
+        "unreachable rule",
+        lambda d: svc(d, "api-gateway")["routes"][0].update(priority=50),
+        "services.auth-service.routes[0].priority",
+        "can never match: the rule of 'api-gateway' at priority 50",
+    ),
+    (
+        "unreachable identical host rule",
+        lambda d: svc(d, "brand-portal")["routes"][0].update(hosts=["admin"]),
+        "services.brand-portal.routes[0].priority",
+        "can never match: the rule of 'admin' at priority 20",
+    ),
+    (
+        "duplicate port",
+        lambda d: svc(d, "user-service").update(port=3001),
+        "services.user-service.port",
+        "port 3001 is already the Service Connect port of 'auth-service'",
+    ),
+    (
+        "unknown group",
+        lambda d: svc(d, "web").update(group="frontends"),
+        "services.web.group",
+        "unknown group 'frontends'; did you mean 'frontend'?",
+    ),
+    (
+        "unknown sizing",
+        lambda d: svc(d, "web").update(sizing="tiny"),
+        "services.web.sizing",
+        "unknown sizing 'tiny'",
+    ),
+    (
+        "group sizing unknown",
+        lambda d: d["groups"]["ai"].update(sizing="gpu"),
+        "groups.ai.sizing",
+        "unknown sizing 'gpu'",
+    ),
+    (
+        "call to unknown service",
+        lambda d: svc(d, "web")["calls"].append("api-gatway"),
+        "services.web.calls[1]",
+        "unknown service 'api-gatway'; did you mean 'api-gateway'?",
+    ),
+    (
+        "call to a worker",
+        lambda d: svc(d, "web")["calls"].append("video-processor"),
+        "services.web.calls[1]",
+        "'video-processor' has no `port`",
+    ),
+    (
+        "call to itself",
+        lambda d: svc(d, "web")["calls"].append("web"),
+        "services.web.calls[1]",
+        "'web' calls itself",
+    ),
+    (
+        "unknown data store",
+        lambda d: svc(d, "web").update(data_stores=["mongo"]),
+        "services.web.data_stores[0]",
+        "unknown data store 'mongo'",
+    ),
+    (
+        "environment without a data store",
+        lambda d: d["environments"]["prod"]["data_stores"].pop("redis"),
+        "environments.prod.data_stores",
+        "no security group given for data store 'redis'",
+    ),
+    (
+        "routes on a worker",
+        lambda d: svc(d, "video-processor").update(routes=[{"priority": 5000, "paths": ["/video/*"]}]),
+        "services.video-processor.routes",
+        "`routes` needs a `port` on the service",
+    ),
+    (
+        "target group name too long",
+        lambda d: svc(d, "notification-service").pop("short_name"),
+        "services.notification-service",
+        "target group name 'nexus-staging-notification-service' has 34 characters; AWS allows 32: shorten `short_name`",
+    ),
+    (
+        "IAM role name too long",
+        lambda d: (d["platform"].update(name="nexusplatfor"),
+                   d["services"].update({"reporting-" + "x" * 30: {"group": "support", "port": 3999}})),
+        "services.reporting-" + "x" * 30,
+        "the IAM role name 'nexusplatfor-staging-reporting-" + "x" * 30 + "-exec' has 66 characters; AWS allows 64",
+    ),
+    (
+        "duplicate short name",
+        lambda d: svc(d, "integration-service").update(short_name="notification"),
+        "services.integration-service.short_name",
+        "short name 'notification' is also used by 'notification-service'",
+    ),
+    (
+        "too many condition values",
+        lambda d: svc(d, "web")["routes"][0].update(hosts=["a", "b", "c"], paths=["/x", "/y", "/z"]),
+        "services.web.routes[0]",
+        "rule has 6 host and path values; an ALB rule allows 5 in all",
+    ),
+    (
+        "too many rules",
+        lambda d: svc(d, "web")["routes"].extend(
+            {"priority": 500 + i, "hosts": ["other"], "paths": [f"/p{i}"]} for i in range(90)
+        ),
+        "services.web.routes[81]",
+        "the listener would hold 113 rules; an ALB listener allows 100, and this is rule 101 by priority",
+    ),
+    (
+        "plain-text credential",
+        lambda d: svc(d, "web").update(environment={"STRIPE_API_KEY": "sk_live_123"}),
+        "services.web.environment.STRIPE_API_KEY",
+        "STRIPE_API_KEY looks like a credential",
+    ),
+    (
+        "variable both plain and secret",
+        lambda d: svc(d, "auth-service").update(environment={"JWT_SECRET": "x"}),
+        "services.auth-service.environment.JWT_SECRET",
+        "JWT_SECRET is set both here and in `secrets`",
+    ),
+    (
+        "shared domain",
+        lambda d: d["environments"]["staging"].update(domain="nexus.com"),
+        "environments.prod.domain",
+        "domain 'nexus.com' is also the domain of environment 'staging'",
+    ),
+    (
+        "zone that cannot hold the domain",
+        lambda d: d["environments"]["dev"].update(dns_zone="example.org"),
+        "environments.dev.dns_zone",
+        "zone 'example.org' cannot hold records for 'dev.nexus.com'",
+    ),
+]
+
+
+@pytest.mark.parametrize("name, mutate, path, fragment", CASES, ids=[case[0] for case in CASES])
+def test_semantic_check(tmp_path: Path, name: str, mutate: Callable[[dict[str, Any]], None], path: str, fragment: str) -> None:
+    data = nexus_data()
+    mutate(data)
+    problems = problems_of(tmp_path, data)
+    matching = [p for p in problems if f": {path}: " in p and fragment in p]
+    assert matching, f"expected {path}: ...{fragment}... in:\n" + "\n".join(problems)
+    assert all(p.startswith(str(tmp_path / "catalog.yaml") + ":") for p in problems)
+
+
+def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
+    data = nexus_data()
+    svc(data, "auth-service").update(resources={"cpu": 256, "memory": 4096})
+    svc(data, "user-service")["routes"][0].update(priority=100)
+    svc(data, "campaign-service").update(port=3001)
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 3, problems
+
+
+def test_priority_bounds_come_from_the_schema(tmp_path: Path) -> None:
+    data = nexus_data()
+    svc(data, "web")["routes"][0].update(priority=50001)
+    assert any("services.web.routes[0].priority: 50001 is out of range; must be at least 1 and at most 50000" in p
+               for p in problems_of(tmp_path, data))
+
+
+@pytest.mark.parametrize("cpu", sorted(FARGATE_MEMORY_BY_CPU))
+def test_fargate_table_accepts_its_bounds_and_rejects_neighbours(cpu: int) -> None:
+    allowed = FARGATE_MEMORY_BY_CPU[cpu]
+    assert fargate_memory_problem(cpu, allowed[0]) is None
+    assert fargate_memory_problem(cpu, allowed[-1]) is None
+    assert fargate_memory_problem(cpu, allowed[0] - 512) is not None
+    assert fargate_memory_problem(cpu, allowed[-1] + 1024) is not None
+
+
+def test_broader_rule_after_the_narrow_one_is_fine(tmp_path: Path) -> None:
+    data = nexus_data()  # /api/* (900) after /api/v1/auth/* (100) is the design's order
+    path = write_yaml(tmp_path / "catalog.yaml", data)
+    assert api.validate(path)
+
+
+def test_wildcard_host_shadows_concrete_host(tmp_path: Path) -> None:
+    data = nexus_data()
+    svc(data, "admin")["routes"][0].update(hosts=["*"], priority=5)
+    problems = problems_of(tmp_path, data)
+    assert any("services.creator-portal.routes[0].priority" in p and "'admin' at priority 5" in p for p in problems)
