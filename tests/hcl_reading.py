@@ -1,0 +1,53 @@
+"""Reading generated HCL back with python-hcl2, for assertions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+_ESCAPE = re.compile(r'\\(["\\nrt]|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8})|\$\$\{|%%\{')
+_SIMPLE = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def literal(text: Any) -> Any:
+    """The value of a python-hcl2 string (which keeps HCL's quotes and escapes); other values unchanged."""
+    if isinstance(text, list):
+        return [literal(item) for item in text]
+    if isinstance(text, dict):
+        return {literal(key): literal(value) for key, value in text.items() if not str(key).startswith("__")}
+    if not (isinstance(text, str) and len(text) >= 2 and text[0] == '"' and text[-1] == '"'):
+        return text
+
+    def decode(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "$${":
+            return "${"
+        if token == "%%{":
+            return "%{"
+        body = match.group(1)
+        return _SIMPLE[body] if body in _SIMPLE else chr(int(body[1:], 16))
+
+    return _ESCAPE.sub(decode, text[1:-1])
+
+
+def load(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return hcl2.load(handle)
+
+
+def blocks(parsed: dict[str, Any], kind: str) -> dict[str, Any]:
+    """`module`/`output`/`variable` blocks by their label."""
+    return {literal(label): body for block in parsed.get(kind, []) for label, body in block.items()}
+
+
+def resources(parsed: dict[str, Any], kind: str = "resource") -> dict[tuple[str, str], Any]:
+    """Resource or data blocks by (type, name)."""
+    found = {}
+    for block in parsed.get(kind, []):
+        for rtype, named in block.items():
+            for name, body in named.items():
+                found[(literal(rtype), literal(name))] = body
+    return found

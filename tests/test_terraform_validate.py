@@ -1,0 +1,24 @@
+"""Stock `terraform validate`, with the real AWS provider, on every generated environment root."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import COMMITTED_OUT, GOLDEN_TREE, run_terraform
+
+ROOTS = [(COMMITTED_OUT, env) for env in ("dev", "staging", "prod")] + [(GOLDEN_TREE, env) for env in ("qa", "live")]
+
+
+@pytest.mark.parametrize("tree, environment", ROOTS, ids=[f"{tree.name}-{env}" for tree, env in ROOTS])
+def test_terraform_validate(tree: Path, environment: str, tmp_path: Path, terraform_env: dict[str, str]) -> None:
+    copy = tmp_path / "tree"
+    shutil.copytree(tree, copy)  # init writes .terraform/; never into the committed tree
+    root = copy / "environments" / environment
+    init = run_terraform(["init", "-backend=false", "-input=false", "-no-color"], root, terraform_env)
+    assert init.returncode == 0, init.stdout + init.stderr
+    result = run_terraform(["validate", "-no-color"], root, terraform_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "The configuration is valid" in result.stdout
