@@ -173,10 +173,9 @@ class _Builder:
         self._in_progress: set[int] = set()
         self._alias_expansion = 0
 
-    def _problem(self, node: yaml.Node, path: CatalogPath, message: str) -> None:
-        self.problems.append(
-            Problem(line=node.start_mark.line + 1, path=format_path(path), message=message, file=self.file)
-        )
+    def _problem(self, node: yaml.Node, path: CatalogPath, message: str, line: int | None = None) -> None:
+        line = line if line is not None else node.start_mark.line + 1
+        self.problems.append(Problem(line=line, path=format_path(path), message=message, file=self.file))
 
     def _size(self, node: yaml.Node) -> int:
         """Number of values under `node` once aliases are expanded (memoised, so linear)."""
@@ -201,7 +200,8 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)
         if key in self._in_progress:
-            self._problem(node, path, "an alias refers to the block that contains it; remove the recursive alias")
+            self._problem(node, path, "an alias refers to the block that contains it; remove the recursive alias",
+                          line=self.lines[path])
             return None
         if key in self._built:  # a second appearance: an alias
             self._alias_expansion += self._size(node)
@@ -210,6 +210,7 @@ class _Builder:
                     node, path,
                     f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} values (an alias bomb?); "
                     "write the values out or use groups and sizing for reuse",
+                    line=self.lines[path],
                 )
                 raise CatalogError(self.problems)
             return self._built[key]
