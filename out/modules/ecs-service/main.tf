@@ -158,6 +158,9 @@ resource "aws_ecs_service" "this" {
   enable_ecs_managed_tags = true
   propagate_tags          = "SERVICE"
 
+  # Spread tasks evenly over the availability zones again after a zone recovers.
+  availability_zone_rebalancing = "ENABLED"
+
   health_check_grace_period_seconds = local.load_balanced ? 60 : null
 
   deployment_maximum_percent         = 200

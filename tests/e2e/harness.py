@@ -1,0 +1,193 @@
+"""End-to-end harness: a local AWS emulator, the 'existing' world the catalog refers to,
+and stock Terraform applied to a copy of an environment root.
+
+Only the copy gets the emulator's provider settings (an `_override.tf` file); `out/` is
+never touched. Every process and directory is cleaned up, also when a step fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import boto3
+
+from generator.model import Deployment
+
+HERE = Path(__file__).resolve().parent
+ENDPOINT_SERVICES = (
+    "acm", "appautoscaling", "cloudwatch", "ec2", "ecr", "ecs", "elbv2", "iam", "kms", "logs", "route53",
+    "s3", "secretsmanager", "servicediscovery", "sns", "sts", "wafv2",
+)
+AVAILABILITY_ZONE_LETTERS = ("a", "b", "c")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def emulator() -> Iterator[str]:
+    """Run the patched moto server on a free loopback port; yield its URL; always stop it."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "moto_server.py"), str(port)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the emulator exited at start; log: {log.name}")
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the emulator did not answer on {url} within 30 s; log: {log.name}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        log.close()
+        os.unlink(log.name)
+
+
+def client(url: str, service: str, region: str) -> Any:
+    return boto3.client(
+        service, endpoint_url=url, region_name=region, aws_access_key_id="test", aws_secret_access_key="test"
+    )
+
+
+def _concrete(tags: tuple[tuple[str, str], ...], letter: str) -> list[dict[str, str]]:
+    """Tags that match a lookup's tags (`*` filled with the AZ letter)."""
+    return [{"Key": key, "Value": value.replace("*", letter)} for key, value in tags]
+
+
+def seed_existing_world(url: str, deployment: Deployment) -> None:
+    """Create what the design keeps and the catalog only refers to: VPC, subnets, data-store
+    security groups, secrets, certificate, hosted zone and the access-logs bucket."""
+    env = deployment.environment
+    region = deployment.platform.region
+    if env.vpc.id or env.private_subnets.id or env.public_subnets.id or any(
+        lookup.id for _, lookup in env.data_store_security_groups
+    ):
+        raise ValueError(f"environment {env.name!r} names objects by id; the emulator cannot create given ids")
+    ec2 = client(url, "ec2", region)
+    vpc_id = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    ec2.create_tags(Resources=[vpc_id], Tags=_concrete(env.vpc.tags, "a"))
+    for offset, lookup in ((0, env.private_subnets), (10, env.public_subnets)):
+        for index, letter in enumerate(AVAILABILITY_ZONE_LETTERS):
+            subnet = ec2.create_subnet(
+                VpcId=vpc_id, CidrBlock=f"10.1.{offset + index}.0/24", AvailabilityZone=f"{region}{letter}"
+            )["Subnet"]["SubnetId"]
+            ec2.create_tags(Resources=[subnet], Tags=_concrete(lookup.tags, letter))
+    for store, lookup in env.data_store_security_groups:
+        group = ec2.create_security_group(GroupName=f"existing-{store}", Description=f"existing {store}", VpcId=vpc_id)
+        ec2.create_tags(Resources=[group["GroupId"]], Tags=_concrete(lookup.tags, "a"))
+    secrets = client(url, "secretsmanager", region)
+    for name in sorted({secret for svc in deployment.services for secret in svc.secret_names}):
+        secrets.create_secret(Name=name, SecretString="emulator-value")
+    acm = client(url, "acm", region)
+    acm.request_certificate(DomainName=env.certificate_domain, ValidationMethod="DNS")
+    if env.dns_zone:
+        client(url, "route53", region).create_hosted_zone(Name=env.dns_zone, CallerReference=f"e2e-{env.name}")
+    s3 = client(url, "s3", region)
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=env.logs_bucket)
+    else:
+        s3.create_bucket(Bucket=env.logs_bucket, CreateBucketConfiguration={"LocationConstraint": region})
+
+
+def provider_override(url: str, region: str) -> str:
+    endpoints = "\n".join(f'    {name} = "{url}"' for name in ENDPOINT_SERVICES)
+    return f"""# Test harness only: points the provider at the local emulator.
+provider "aws" {{
+  region                      = "{region}"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  # The provider must know its account, or security-group rules that reference a
+  # group read back as `<account>/sg-...` and drift.
+  skip_requesting_account_id = false
+  s3_use_path_style          = true
+  # Unimplemented emulator calls fail fast instead of being retried for minutes.
+  max_retries = 1
+
+  endpoints {{
+{endpoints}
+  }}
+}}
+"""
+
+
+BACKEND_OVERRIDE = """# Test harness only: local state instead of the S3 backend.
+terraform {
+  backend "local" {}
+}
+"""
+
+
+def prepare_root(tree: Path, environment: str, url: str, region: str, workdir: Path) -> Path:
+    """Copy the generated tree and add the emulator overrides next to the environment root."""
+    copy = workdir / "tree"
+    shutil.copytree(tree, copy, ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*"))
+    root = copy / "environments" / environment
+    (root / "emulator_override.tf").write_text(provider_override(url, region))
+    (root / "backend_override.tf").write_text(BACKEND_OVERRIDE)
+    return root
+
+
+@dataclass
+class PhaseLog:
+    """What one environment's cycle did, for the summary table."""
+
+    name: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    applied: int | None = None
+    destroyed: int | None = None
+    plan_result: str = ""
+
+
+def terraform(args: list[str], root: Path, env: dict[str, str], timeout: int) -> subprocess.CompletedProcess[str]:
+    """Run terraform bounded by `timeout`; echo its summary lines."""
+    binary = shutil.which(env.get("TERRAFORM", "terraform")) or "terraform"
+    try:
+        result = subprocess.run(
+            [binary, *args, "-no-color"], cwd=root, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as error:
+        raise AssertionError(f"terraform {args[0]} did not finish within {timeout} s:\n{(error.stdout or '')[-3000:]}")
+    for line in result.stdout.splitlines():
+        if re.match(r"^(Apply complete|Destroy complete|No changes|Plan:)", line):
+            print(f"    [{root.name}] {line}", flush=True)
+    return result
+
+
+def count(pattern: str, text: str) -> int | None:
+    match = re.search(pattern, text)
+    return int(match.group(1)) if match else None

@@ -1,0 +1,124 @@
+"""Start moto's server on 127.0.0.1:<port> with the gaps that matter for this stack filled.
+
+Test harness only: every patch below fills a gap of the emulator (moto 5.2.5) with
+what AWS does, so that a real `terraform apply` / `plan` / `destroy` of the
+generated code behaves as it would against AWS. Nothing here changes what
+production gets.
+
+Usage: python moto_server.py PORT
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+# Gap: AWS-managed IAM policies exist only when moto is asked to load them.
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+# Gap: moto simulates a 60 s wait before a requested certificate is issued.
+os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
+
+from moto.applicationautoscaling import responses as autoscaling_responses  # noqa: E402
+from moto.ecs import responses as ecs_responses  # noqa: E402
+
+
+def _fill_application_autoscaling_tagging() -> None:
+    """Gap: Application Auto Scaling has no ListTagsForResource/TagResource/UntagResource,
+    and RegisterScalableTarget ignores `Tags`; the provider then retries for minutes."""
+    response_class = autoscaling_responses.ApplicationAutoScalingResponse
+    tags_by_arn: dict[str, dict[str, str]] = {}
+    original_register = response_class.register_scalable_target
+
+    def register_scalable_target(self: Any) -> str:
+        body = original_register(self)
+        arn = __import__("json").loads(body)["ScalableTargetARN"]
+        tags_by_arn.setdefault(arn, {}).update(self._get_param("Tags") or {})
+        return body
+
+    def list_tags_for_resource(self: Any) -> str:
+        return __import__("json").dumps({"Tags": tags_by_arn.get(self._get_param("ResourceARN"), {})})
+
+    def tag_resource(self: Any) -> str:
+        tags_by_arn.setdefault(self._get_param("ResourceARN"), {}).update(self._get_param("Tags") or {})
+        return "{}"
+
+    def untag_resource(self: Any) -> str:
+        tags = tags_by_arn.setdefault(self._get_param("ResourceARN"), {})
+        for key in self._get_param("TagKeys") or []:
+            tags.pop(key, None)
+        return "{}"
+
+    response_class.register_scalable_target = register_scalable_target
+    response_class.list_tags_for_resource = list_tags_for_resource
+    response_class.tag_resource = tag_resource
+    response_class.untag_resource = untag_resource
+
+
+_KEPT_SERVICE_FIELDS = (
+    "availabilityZoneRebalancing",
+    "capacityProviderStrategy",
+    "deploymentConfiguration",
+    "enableExecuteCommand",
+    "enableECSManagedTags",
+    "healthCheckGracePeriodSeconds",
+)
+
+
+def _keep_ecs_service_fields() -> None:
+    """Gap: CreateService/UpdateService drop the capacity-provider strategy, deployment
+    configuration, execute-command and managed-tags flags, grace period and Service
+    Connect configuration, and default launchType to EC2. AWS returns them (Service
+    Connect under deployments[0]), and without them every re-plan replaces each service."""
+    response_class = ecs_responses.EC2ContainerServiceResponse
+
+    def keep(self: Any, service: Any) -> None:
+        for key in _KEPT_SERVICE_FIELDS:
+            value = self._get_param(key)
+            if value is not None:
+                setattr(service, key, value)
+        if self._get_param("capacityProviderStrategy"):
+            service.launch_type = None
+            for deployment in service.deployments:
+                deployment.pop("launchType", None)
+                deployment["capacityProviderStrategy"] = self._get_param("capacityProviderStrategy")
+        connect = self._get_param("serviceConnectConfiguration")
+        if connect is not None and service.deployments:
+            service.deployments[0]["serviceConnectConfiguration"] = connect
+
+    for name in ("create_service", "update_service"):
+        original = getattr(response_class, name)
+
+        def wrapped(self: Any, _original: Any = original) -> Any:
+            result = _original(self)
+            service = result.result["service"] if hasattr(result, "result") else None
+            if service is not None:
+                keep(self, service)
+            return result
+
+        setattr(response_class, name, wrapped)
+
+
+def _keep_referenced_rule_descriptions() -> None:
+    """Gap: moto keeps a rule's description only for CIDR rules; AWS keeps it for rules
+    that reference a security group too, and without it every such rule drifts."""
+    from moto.ec2.models import security_groups
+
+    def description(self: Any) -> str | None:
+        return self.ip_range.get("Description") or (self.source_group or {}).get("Description")
+
+    security_groups.SecurityGroupRule.description = property(description)
+
+
+def main() -> None:
+    port = sys.argv[1]
+    _fill_application_autoscaling_tagging()
+    _keep_ecs_service_fields()
+    _keep_referenced_rule_descriptions()
+    from moto.server import main as server_main
+
+    server_main(["-H", "127.0.0.1", "-p", port])
+
+
+if __name__ == "__main__":
+    main()
