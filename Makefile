@@ -7,11 +7,19 @@ OUT ?= out
 # Filesystem mirror of the hashicorp/aws provider; with internet access set it empty.
 export TF_PLUGIN_MIRROR ?= /opt/tf-plugins
 
-.PHONY: render test check validate golden e2e bench clean
+CHECKOV_VENV ?= .venv-checkov
+
+.PHONY: render test check validate golden e2e bench scan clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# checkov gets its own virtualenv: it pins old packaging/networkx and ships a module named hcl2.
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
 	touch $@
 
 render: $(BIN)/.installed  ## Render the NEXUS catalog into out/
@@ -24,11 +32,17 @@ check: $(BIN)/.installed  ## Fail if out/ is not what the catalog renders to (CI
 	$(BIN)/python -m generator validate --catalog $(CATALOG)
 	$(BIN)/python -m generator render --catalog $(CATALOG) --out $(OUT) --check
 
-test: $(BIN)/.installed  ## Unit, golden, terraform fmt/validate tests
+test: $(BIN)/.installed $(CHECKOV_VENV)/.installed  ## Unit, golden, hostile-input, terraform and checkov tests
 	$(BIN)/python -m pytest -q tests
+
+e2e: $(BIN)/.installed  ## Apply, re-plan and destroy against a local AWS emulator
+	$(BIN)/python -m pytest -m e2e -s -v tests/e2e
+
+scan: $(CHECKOV_VENV)/.installed  ## Security scan of out/
+	CKV_PARSE_ERROR_FAIL=true $(CHECKOV_VENV)/bin/checkov -d $(OUT) --framework terraform --skip-download --compact --quiet
 
 golden: $(BIN)/.installed  ## Refresh the golden tree after an intended change
 	$(BIN)/python -m generator render --catalog tests/fixtures/orbit.yaml --out tests/fixtures/golden
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache

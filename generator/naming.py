@@ -59,6 +59,11 @@ class EnvironmentNames:
         return f"{self.prefix}-alb"
 
     @property
+    def waf_log_group(self) -> str:
+        # WAF logs only to log groups whose name starts with `aws-waf-logs-`.
+        return f"aws-waf-logs-{self.prefix}"
+
+    @property
     def execute_command_log_group(self) -> str:
         return f"/ecs/{self.prefix}/execute-command"
 

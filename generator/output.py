@@ -1,8 +1,8 @@
 """Rendered files -> formatted tree -> output directory, replaced whole or not at all.
 
-The new tree is written to a staging directory beside the output directory,
-formatted there with one `terraform fmt` run, and compared with what is in place.
-Identical output touches nothing. Otherwise unchanged files keep their modification
+The rendered files are compared with what is in place; identical output touches
+nothing. Otherwise the new tree is written to a staging directory beside the
+output directory. Otherwise unchanged files keep their modification
 times, Terraform's own working files (`.terraform/`, lock files, local state) move
 across, and two renames swap the trees. Any failure removes the staging directory
 and leaves the output directory as it was.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -47,29 +46,6 @@ class TreeDiff:
         )
 
 
-def terraform_binary() -> str:
-    configured = os.environ.get("TERRAFORM", "terraform")
-    found = shutil.which(configured)
-    if found is None:
-        raise OutputError(
-            f"`{configured}` was not found; the generator formats its output with `terraform fmt`. "
-            "Install Terraform >= 1.10 (https://developer.hashicorp.com/terraform/install) "
-            "or point the TERRAFORM environment variable at the binary."
-        )
-    return found
-
-
-def terraform_fmt(directory: Path) -> None:
-    result = subprocess.run(
-        [terraform_binary(), "fmt", "-recursive", "-list=false", str(directory)],
-        capture_output=True, text=True, check=False, timeout=300,
-    )
-    if result.returncode != 0:
-        raise OutputError(
-            "terraform fmt rejected the generated files (a template bug, please report it):\n" + result.stderr
-        )
-
-
 def _is_working_file(relative: PurePosixPath) -> bool:
     return any(part in TERRAFORM_WORKING_FILES for part in relative.parts)
 
@@ -89,14 +65,22 @@ def _generated_files(root: Path) -> dict[str, Path]:
     return found
 
 
-def diff_trees(new_root: Path, old_root: Path) -> TreeDiff:
-    new = _generated_files(new_root)
+def encode(files: dict[PurePosixPath, str]) -> dict[str, bytes]:
+    return {str(relative): text.encode("utf-8") for relative, text in files.items()}
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    return {relative: path.read_bytes() for relative, path in _generated_files(root).items()}
+
+
+def diff_files(new: dict[str, bytes], old_root: Path) -> TreeDiff:
+    """What replacing `old_root` with the files `new` would add, change and remove."""
     old = _generated_files(old_root)
     diff = TreeDiff()
     for relative in sorted(new):
         if relative not in old:
             diff.added.append(relative)
-        elif new[relative].read_bytes() != old[relative].read_bytes():
+        elif new[relative] != old[relative].read_bytes():
             diff.changed.append(relative)
     diff.removed = sorted(set(old) - set(new))
     return diff
@@ -117,14 +101,13 @@ def _refuse_foreign_files(out_dir: Path) -> None:
             )
 
 
-def _stage(files: dict[PurePosixPath, str], parent: Path, out_name: str) -> Path:
+def _stage(files: dict[str, bytes], parent: Path, out_name: str) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{out_name}.staging-", dir=parent))
     try:
-        for relative, text in sorted(files.items()):
-            target = staging.joinpath(*relative.parts)
+        for relative, content in sorted(files.items()):
+            target = staging.joinpath(*PurePosixPath(relative).parts)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8", newline="\n")
-        terraform_fmt(staging)
+            target.write_bytes(content)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -132,17 +115,15 @@ def _stage(files: dict[PurePosixPath, str], parent: Path, out_name: str) -> Path
 
 
 def write_tree(files: dict[PurePosixPath, str], out_dir: Path, check: bool = False) -> TreeDiff:
-    """Make `out_dir` hold exactly `files` (formatted); with `check`, only report the difference."""
+    """Make `out_dir` hold exactly `files`; with `check`, only report the difference."""
     out_dir = Path(os.path.abspath(out_dir))
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir} exists and is not a directory; choose another --out")
+    content = encode(files)
+    diff = diff_files(content, out_dir)
+    if check or diff.empty:
+        return diff
     parent = out_dir.parent
-    if check:
-        staging = _stage(files, Path(tempfile.gettempdir()), out_dir.name)
-        try:
-            return diff_trees(staging, out_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -150,14 +131,11 @@ def write_tree(files: dict[PurePosixPath, str], out_dir: Path, check: bool = Fal
     if out_dir.exists():
         _refuse_foreign_files(out_dir)
     try:
-        staging = _stage(files, parent, out_dir.name)
+        staging = _stage(content, parent, out_dir.name)
     except OSError as error:
         raise OutputError(f"cannot write beside {out_dir}: {error.strerror}") from None
     backup: Path | None = None
     try:
-        diff = diff_trees(staging, out_dir)
-        if diff.empty:
-            return diff
         if out_dir.exists():
             _keep_modification_times(out_dir, staging, diff)
             backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.previous-", dir=parent))

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from generator import hcl
+from generator.hcl_format import align_assignments
 from generator.model import Catalog
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -68,11 +69,12 @@ def header(*lines: str) -> hcl.HclText:
 
 
 def render_template(template_name: str, **context: Any) -> str:
-    return template_environment().get_template(template_name).render(**context)
+    """One file's text, already in `terraform fmt` layout."""
+    return align_assignments(template_environment().get_template(template_name).render(**context))
 
 
 def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
-    """Every output file, by path relative to the output directory, before `terraform fmt`."""
+    """Every output file's text, by path relative to the output directory."""
     files: dict[PurePosixPath, str] = {}
     source_name = PurePosixPath(catalog.file.replace("\\", "/")).name
     for module in MODULES:

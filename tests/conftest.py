@@ -6,6 +6,7 @@ import copy
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -91,3 +92,19 @@ def snapshot_tree(root: Path) -> dict[str, tuple[bytes, int]]:
         for path in sorted(root.rglob("*"))
         if path.is_file()
     }
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """After `make e2e`: resources and wall time per phase and environment."""
+    harness = sys.modules.get("harness")
+    if harness is None or not harness.SUMMARY:
+        return
+    phases = ["seed", "init", "apply", "check", "plan", "destroy"]
+    write = terminalreporter.write_line
+    write("")
+    write("e2e summary (wall seconds per phase)")
+    write(f"{'environment':<14} {'applied':>7} {'destroyed':>9}  {'re-plan':<11} " + " ".join(f"{p:>7}" for p in phases) + "    total")
+    for log in harness.SUMMARY:
+        cells = " ".join(f"{log.seconds[p]:7.1f}" if p in log.seconds else f"{'-':>7}" for p in phases)
+        write(f"{log.name:<14} {log.applied or '-':>7} {log.destroyed or '-':>9}  {log.plan_result or 'FAILED':<11} "
+              f"{cells} {sum(log.seconds.values()):8.1f}")

@@ -12,13 +12,13 @@ import pytest
 
 from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG, REPO, run_terraform, snapshot_tree
 from generator import api
-from generator.output import diff_trees
+from generator.output import diff_files, read_tree
 
 
 def test_golden_tree(tmp_path: Path) -> None:
     out = tmp_path / "out"
     api.render(ORBIT_CATALOG, out)
-    diff = diff_trees(out, GOLDEN_TREE)
+    diff = diff_files(read_tree(out), GOLDEN_TREE)
     details = []
     for relative in diff.changed:
         details.extend(difflib.unified_diff(

@@ -135,8 +135,9 @@ provider "aws" {{
   # group read back as `<account>/sg-...` and drift.
   skip_requesting_account_id = false
   s3_use_path_style          = true
-  # Unimplemented emulator calls fail fast instead of being retried for minutes.
-  max_retries = 1
+  # A few retries: the emulator's HTTP server sometimes drops a kept-alive
+  # connection under load. Few enough that an unimplemented call fails in seconds.
+  max_retries = 4
 
   endpoints {{
 {endpoints}
@@ -171,6 +172,9 @@ class PhaseLog:
     applied: int | None = None
     destroyed: int | None = None
     plan_result: str = ""
+
+
+SUMMARY: list[PhaseLog] = []
 
 
 def terraform(args: list[str], root: Path, env: dict[str, str], timeout: int) -> subprocess.CompletedProcess[str]:

@@ -110,8 +110,18 @@ def _keep_referenced_rule_descriptions() -> None:
     security_groups.SecurityGroupRule.description = property(description)
 
 
+def _keep_connections_alive() -> None:
+    """Gap: the server answers in HTTP/1.0 and closes every connection; under the load of a
+    600-resource apply the provider then sometimes reads a closed connection, retries a
+    create that had succeeded, and fails with "already exists". HTTP/1.1 keep-alive avoids it."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    WSGIRequestHandler.protocol_version = "HTTP/1.1"
+
+
 def main() -> None:
     port = sys.argv[1]
+    _keep_connections_alive()
     _fill_application_autoscaling_tagging()
     _keep_ecs_service_fields()
     _keep_referenced_rule_descriptions()

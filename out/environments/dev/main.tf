@@ -292,6 +292,9 @@ module "alb" {
   access_logs_bucket  = "nexus-dev-alb-logs"
   certificate_domain  = "*.dev.nexus.com"
   web_acl_name        = "nexus-dev-alb"
+  waf_log_group_name  = "aws-waf-logs-nexus-dev"
+  log_retention_days  = 30
+  kms_key_arn         = module.cluster.kms_key_arn
   dns_zone_name       = "dev.nexus.com"
   hostnames           = ["admin.dev.nexus.com", "api.dev.nexus.com", "app.dev.nexus.com", "brand.dev.nexus.com", "creator.dev.nexus.com"]
 }
@@ -306,6 +309,7 @@ module "iam" {
   cluster_name                   = module.cluster.cluster_name
   enable_execute_command         = true
   execute_command_log_group_name = "/ecs/nexus-dev/execute-command"
+  execute_command_kms_key_arn    = module.cluster.kms_key_arn
   ci_deploy_role_name            = "nexus-dev-ci-deploy"
   ci_deploy_principals           = ["arn:aws:iam::123456789012:role/nexus-ci-runner"]
 

@@ -292,6 +292,9 @@ module "alb" {
   access_logs_bucket  = "nexus-prod-alb-logs"
   certificate_domain  = "*.nexus.com"
   web_acl_name        = "nexus-prod-alb"
+  waf_log_group_name  = "aws-waf-logs-nexus-prod"
+  log_retention_days  = 90
+  kms_key_arn         = module.cluster.kms_key_arn
   dns_zone_name       = "nexus.com"
   hostnames           = ["admin.nexus.com", "api.nexus.com", "app.nexus.com", "brand.nexus.com", "creator.nexus.com"]
 }
@@ -306,6 +309,7 @@ module "iam" {
   cluster_name                   = module.cluster.cluster_name
   enable_execute_command         = false
   execute_command_log_group_name = "/ecs/nexus-prod/execute-command"
+  execute_command_kms_key_arn    = module.cluster.kms_key_arn
   ci_deploy_role_name            = "nexus-prod-ci-deploy"
   ci_deploy_principals           = ["arn:aws:iam::123456789012:role/nexus-ci-runner"]
 

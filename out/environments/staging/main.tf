@@ -292,6 +292,9 @@ module "alb" {
   access_logs_bucket  = "nexus-staging-alb-logs"
   certificate_domain  = "*.staging.nexus.com"
   web_acl_name        = "nexus-staging-alb"
+  waf_log_group_name  = "aws-waf-logs-nexus-staging"
+  log_retention_days  = 30
+  kms_key_arn         = module.cluster.kms_key_arn
   dns_zone_name       = "staging.nexus.com"
   hostnames           = ["admin.staging.nexus.com", "api.staging.nexus.com", "app.staging.nexus.com", "brand.staging.nexus.com", "creator.staging.nexus.com"]
 }
@@ -306,6 +309,7 @@ module "iam" {
   cluster_name                   = module.cluster.cluster_name
   enable_execute_command         = true
   execute_command_log_group_name = "/ecs/nexus-staging/execute-command"
+  execute_command_kms_key_arn    = module.cluster.kms_key_arn
   ci_deploy_role_name            = "nexus-staging-ci-deploy"
   ci_deploy_principals           = ["arn:aws:iam::123456789012:role/nexus-ci-runner"]
 

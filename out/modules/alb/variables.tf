@@ -47,6 +47,26 @@ variable "web_acl_name" {
   type        = string
 }
 
+variable "waf_log_group_name" {
+  description = "Name of the CloudWatch log group for WAF request logs; must start with `aws-waf-logs-`."
+  type        = string
+
+  validation {
+    condition     = startswith(var.waf_log_group_name, "aws-waf-logs-")
+    error_message = "WAF only logs to log groups whose name starts with `aws-waf-logs-`."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Number of days CloudWatch keeps the WAF logs."
+  type        = number
+}
+
+variable "kms_key_arn" {
+  description = "ARN of the KMS key that encrypts the WAF log group."
+  type        = string
+}
+
 variable "dns_zone_name" {
   description = "Name of the public Route 53 zone for the host records; `null` to manage DNS elsewhere."
   type        = string

@@ -139,6 +139,16 @@ data "aws_iam_policy_document" "task" {
     for_each = var.enable_execute_command ? [1] : []
 
     content {
+      sid       = "ExecuteCommandSessionKey"
+      actions   = ["kms:Decrypt"]
+      resources = [var.execute_command_kms_key_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.enable_execute_command ? [1] : []
+
+    content {
       sid       = "ExecuteCommandLogs"
       actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
       resources = ["${local.log_group_arn_prefix}${var.execute_command_log_group_name}:*"]

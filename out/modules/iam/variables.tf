@@ -34,6 +34,11 @@ variable "execute_command_log_group_name" {
   type        = string
 }
 
+variable "execute_command_kms_key_arn" {
+  description = "ARN of the KMS key that encrypts execute-command sessions and their logs."
+  type        = string
+}
+
 variable "ci_deploy_role_name" {
   description = "Name of the CI/CD deploy role."
   type        = string

@@ -1,0 +1,314 @@
+"""What must exist in the emulator after apply, derived from the catalog's model, and
+what must be gone after destroy. Every expectation comes from the catalog, never from
+a hand-written list."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from generator.model import FARGATE_SPOT, Deployment
+from harness import client
+
+# Actions that have no resource-level permissions in IAM, so `Resource: "*"` is the only option.
+ACTIONS_WITHOUT_RESOURCES = {
+    "ecr:GetAuthorizationToken",
+    "ecs:RegisterTaskDefinition",
+    "ecs:DescribeTaskDefinition",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+}
+
+
+class World:
+    """boto3 clients for one region of the emulator."""
+
+    def __init__(self, url: str, region: str):
+        self.url, self.region = url, region
+
+    def __getattr__(self, service: str) -> Any:
+        name = {"elbv2": "elbv2", "autoscaling": "application-autoscaling", "sd": "servicediscovery"}.get(service, service)
+        made = client(self.url, name, self.region)
+        setattr(self, service, made)
+        return made
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
+    """Check the applied environment against the catalog; return the number of facts checked."""
+    world = World(url, deployment.platform.region)
+    names = deployment.names
+    env = deployment.environment
+    facts = 0
+
+    cluster = world.ecs.describe_clusters(clusters=[names.cluster], include=["SETTINGS", "CONFIGURATIONS"])["clusters"][0]
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
+    assert cluster["configuration"]["executeCommandConfiguration"]["logging"] == "OVERRIDE"
+    assert sorted(cluster["capacityProviders"]) == ["FARGATE", "FARGATE_SPOT"]
+    facts += 3
+
+    namespaces = [ns["Name"] for ns in world.sd.list_namespaces()["Namespaces"]]
+    assert names.service_connect_namespace in namespaces
+
+    lb = world.elbv2.describe_load_balancers(Names=[names.alb])["LoadBalancers"][0]
+    attributes = {a["Key"]: a["Value"] for a in world.elbv2.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
+    assert attributes["deletion_protection.enabled"] == str(env.deletion_protection).lower()
+    assert attributes["routing.http2.enabled"] == "true"
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["access_logs.s3.enabled"] == "true" and attributes["access_logs.s3.bucket"] == env.logs_bucket
+    listeners = {l["Port"]: l for l in world.elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    assert listeners[443]["Protocol"] == "HTTPS"
+    assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
+    assert world.wafv2.get_web_acl_for_resource(ResourceArn=lb["LoadBalancerArn"])["WebACL"]["Name"] == names.web_acl
+    facts += 7
+    rules = world.elbv2.describe_rules(ListenerArn=listeners[443]["ListenerArn"])["Rules"]
+    rules_by_priority = {int(rule["Priority"]): rule for rule in rules if rule["Priority"] != "default"}
+
+    tasks_sg_ids: dict[str, str] = {}
+    services = world.ecs.describe_services(cluster=names.cluster, services=[s.name for s in deployment.services][:10])["services"]
+    for start in range(10, len(deployment.services), 10):
+        services += world.ecs.describe_services(
+            cluster=names.cluster, services=[s.name for s in deployment.services][start:start + 10]
+        )["services"]
+    by_name = {service["serviceName"]: service for service in services}
+    for svc in deployment.services:
+        model = svc.service
+        service = by_name[svc.name]
+        strategy = {s["capacityProvider"]: (s.get("weight", 0), s.get("base", 0)) for s in service["capacityProviderStrategy"]}
+        assert strategy == {share.capacity_provider: (share.weight, share.base) for share in model.capacity}, svc.name
+        spot_weight = sum(w for p, (w, _) in strategy.items() if p == FARGATE_SPOT)
+        assert spot_weight * 100 == world_spot_percentage(deployment, svc) * sum(w for w, _ in strategy.values())
+        config = service["deploymentConfiguration"]
+        assert (config["maximumPercent"], config["minimumHealthyPercent"]) == (200, 100)
+        assert config["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+        connect = service["deployments"][0]["serviceConnectConfiguration"]
+        assert connect["enabled"] is True
+        if model.port is not None:
+            alias = connect["services"][0]["clientAliases"][0]
+            assert (alias["dnsName"], alias["port"]) == (svc.name, model.port)
+        else:
+            assert not connect.get("services")
+        tasks_sg_ids[svc.name] = service["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"][0]
+        assert service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
+
+        task = world.ecs.describe_task_definition(taskDefinition=svc.names.task_family)["taskDefinition"]
+        assert (int(task["cpu"]), int(task["memory"])) == (model.sizing.cpu, model.sizing.memory), svc.name
+        container = task["containerDefinitions"][0]
+        assert container["image"] == svc.image
+        assert [m["containerPort"] for m in container.get("portMappings", [])] == ([model.port] if model.port else [])
+        secrets = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
+        assert sorted(secrets) == sorted(var for var, _ in svc.secrets)
+        for var, secret_name in svc.secrets:
+            assert f":secret:{secret_name}-" in secrets[var], (svc.name, var)
+        assert {e["name"]: e["value"] for e in container.get("environment", [])} == dict(svc.environment)
+        options = container["logConfiguration"]["options"]
+        assert container["logConfiguration"]["logDriver"] == "awslogs" and options["awslogs-group"] == svc.names.log_group
+        if model.health_check_path:
+            assert f"localhost:{model.port}{model.health_check_path}" in " ".join(container["healthCheck"]["command"])
+        facts += 12
+
+        if model.load_balanced:
+            group = world.elbv2.describe_target_groups(Names=[svc.names.target_group])["TargetGroups"][0]
+            assert (group["Port"], group["TargetType"], group["HealthCheckPath"]) == (model.port, "ip", model.health_check_path)
+            assert service["loadBalancers"][0]["targetGroupArn"] == group["TargetGroupArn"]
+            for rule in svc.listener_rules:
+                applied = rules_by_priority.pop(rule.priority)
+                conditions = {c["Field"]: sorted(_condition_values(c)) for c in applied["Conditions"]}
+                expected = {}
+                if rule.hosts:
+                    expected["host-header"] = sorted(rule.hosts)
+                if rule.paths:
+                    expected["path-pattern"] = sorted(rule.paths)
+                assert conditions == expected, (svc.name, rule.priority)
+                assert applied["Actions"][0]["TargetGroupArn"] == group["TargetGroupArn"]
+                facts += 2
+
+    assert not rules_by_priority, f"listener rules the catalog does not define: {sorted(rules_by_priority)}"
+
+    targets = {
+        t["ResourceId"]: t
+        for t in world.autoscaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+    }
+    policies = world.autoscaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
+    for svc in deployment.services:
+        resource_id = f"service/{names.cluster}/{svc.name}"
+        target = targets[resource_id]
+        assert (target["MinCapacity"], target["MaxCapacity"]) == (svc.service.sizing.min_tasks, svc.service.sizing.max_tasks)
+        mine = {p["PolicyName"]: p["TargetTrackingScalingPolicyConfiguration"] for p in policies if p["ResourceId"] == resource_id}
+        scaling = svc.service.autoscaling
+        assert mine[f"{svc.name}-cpu-scaling"]["TargetValue"] == scaling.cpu_target
+        assert mine[f"{svc.name}-memory-scaling"]["TargetValue"] == scaling.memory_target
+        assert mine[f"{svc.name}-cpu-scaling"]["ScaleInCooldown"] == scaling.scale_in_cooldown
+        facts += 4
+
+    facts += _assert_security_groups(world, deployment, tasks_sg_ids)
+    facts += _assert_iam(world, deployment)
+
+    log_groups = {g["logGroupName"]: g for g in world.logs.describe_log_groups(logGroupNamePrefix=f"/ecs/{names.prefix}/")["logGroups"]}
+    for svc in deployment.services:
+        assert log_groups[svc.names.log_group]["retentionInDays"] == env.log_retention_days
+    assert log_groups[names.execute_command_log_group]["retentionInDays"] == env.log_retention_days
+    facts += len(deployment.services) + 1
+
+    topics = {t["TopicArn"].rsplit(":", 1)[1]: t["TopicArn"] for t in world.sns.list_topics()["Topics"]}
+    alerts, paging = topics[names.alerts_topic], topics[names.paging_topic]
+    subscriptions = world.sns.list_subscriptions_by_topic(TopicArn=paging)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("https", env.pagerduty_endpoint)]
+    alarms = {a["AlarmName"]: a for a in world.cloudwatch.describe_alarms(AlarmNamePrefix=names.prefix, MaxRecords=100)["MetricAlarms"]}
+    token = None
+    while True:
+        page = world.cloudwatch.describe_alarms(AlarmNamePrefix=names.prefix, MaxRecords=100, **({"NextToken": token} if token else {}))
+        alarms.update({a["AlarmName"]: a for a in page["MetricAlarms"]})
+        token = page.get("NextToken")
+        if not token:
+            break
+    for svc in deployment.services:
+        assert alarms[svc.names.cpu_high_alarm]["Threshold"] == 85 and alarms[svc.names.cpu_high_alarm]["AlarmActions"] == [alerts]
+        assert alarms[svc.names.memory_high_alarm]["Threshold"] == 90
+        if svc.service.load_balanced:
+            assert sorted(alarms[svc.names.target_5xx_rate_alarm]["AlarmActions"]) == sorted([alerts, paging])
+            low = alarms[svc.names.healthy_hosts_low_alarm]
+            assert (low["Threshold"], low["ComparisonOperator"]) == (svc.service.sizing.min_tasks, "LessThanThreshold")
+        else:
+            assert svc.names.target_5xx_rate_alarm not in alarms
+        facts += 3
+    return facts
+
+
+def _condition_values(condition: dict[str, Any]) -> list[str]:
+    for key in ("HostHeaderConfig", "PathPatternConfig"):
+        if key in condition:
+            return condition[key]["Values"]
+    return condition.get("Values", [])
+
+
+def world_spot_percentage(deployment: Deployment, svc: Any) -> int:
+    shares = {share.capacity_provider: share.weight for share in svc.service.capacity}
+    total = sum(shares.values())
+    return shares.get(FARGATE_SPOT, 0) * 100 // total if total else 0
+
+
+def _rules_of(world: World, group_id: str) -> list[dict[str, Any]]:
+    return world.ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group_id]}])["SecurityGroupRules"]
+
+
+def _assert_security_groups(world: World, deployment: Deployment, tasks_sg_ids: dict[str, str]) -> int:
+    facts = 0
+    alb_group = world.ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [deployment.names.alb_security_group]}])["SecurityGroups"][0]
+    alb_rules = _rules_of(world, alb_group["GroupId"])
+    open_ingress = sorted((r["FromPort"], r["ToPort"]) for r in alb_rules if not r["IsEgress"] and r.get("CidrIpv4") == "0.0.0.0/0")
+    assert open_ingress == [(80, 80), (443, 443)]
+    alb_egress = {(r["ReferencedGroupInfo"]["GroupId"], r["FromPort"]) for r in alb_rules if r["IsEgress"]}
+    assert alb_egress == {(tasks_sg_ids[s.name], s.service.port) for s in deployment.services if s.service.load_balanced}
+    facts += 2
+    store_ports = {name: port for name, port, _ in deployment.data_stores}
+    store_groups = {}
+    for name, _, lookup in deployment.data_stores:
+        filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in lookup.tags]
+        store_groups[name] = world.ec2.describe_security_groups(Filters=filters)["SecurityGroups"][0]["GroupId"]
+    for svc in deployment.services:
+        group_id = tasks_sg_ids[svc.name]
+        rules = _rules_of(world, group_id)
+        ingress = {(r.get("ReferencedGroupInfo", {}).get("GroupId"), r["FromPort"]) for r in rules if not r["IsEgress"]}
+        expected = {(tasks_sg_ids[caller], svc.service.port) for caller in svc.callers}
+        if svc.service.load_balanced:
+            expected.add((alb_group["GroupId"], svc.service.port))
+        assert ingress == expected, svc.name
+        assert not any(r.get("CidrIpv4") for r in rules if not r["IsEgress"]), f"{svc.name} is open to a CIDR"
+        egress = {(r.get("ReferencedGroupInfo", {}).get("GroupId") or r.get("CidrIpv4"), r["FromPort"]) for r in rules if r["IsEgress"]}
+        expected_egress = {("0.0.0.0/0", 443)}
+        expected_egress |= {(tasks_sg_ids[callee], deployment_port(deployment, callee)) for callee in svc.service.calls}
+        expected_egress |= {(store_groups[store], store_ports[store]) for store in svc.service.data_stores}
+        assert egress == expected_egress, svc.name
+        facts += 3
+    for store, group_id in store_groups.items():
+        ingress = {(r["ReferencedGroupInfo"]["GroupId"], r["FromPort"]) for r in _rules_of(world, group_id) if not r["IsEgress"]}
+        users = {(tasks_sg_ids[s.name], store_ports[store]) for s in deployment.services if store in s.service.data_stores}
+        assert ingress == users, store
+        facts += 1
+    return facts
+
+
+def deployment_port(deployment: Deployment, name: str) -> int | None:
+    return next(s.service.port for s in deployment.services if s.name == name)
+
+
+def _policy_documents(world: World, role: str) -> list[dict[str, Any]]:
+    documents = []
+    for policy in world.iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = world.iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+        documents.append(json.loads(document) if isinstance(document, str) else document)
+    attached = world.iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    assert not attached, f"{role} has managed policies attached: {attached}"
+    return documents
+
+
+def _assert_least_privilege(role: str, documents: list[dict[str, Any]]) -> None:
+    for document in documents:
+        for statement in _as_list(document["Statement"]):
+            actions = _as_list(statement["Action"])
+            assert all(action != "*" and not action.endswith(":*") for action in actions), (role, actions)
+            if "*" in _as_list(statement.get("Resource", [])):
+                assert set(actions) <= ACTIONS_WITHOUT_RESOURCES, (role, actions)
+
+
+def _assert_iam(world: World, deployment: Deployment) -> int:
+    facts = 0
+    for svc in deployment.services:
+        execution = _policy_documents(world, svc.names.execution_role)
+        _assert_least_privilege(svc.names.execution_role, execution)
+        statements = {s.get("Sid"): s for d in execution for s in _as_list(d["Statement"])}
+        assert _as_list(statements["PullImage"]["Resource"]) == [svc.image_repository_arn]
+        if svc.secret_names:
+            assert len(_as_list(statements["ReadSecrets"]["Resource"])) == len(svc.secret_names)
+        else:
+            assert "ReadSecrets" not in statements
+        task = _policy_documents(world, svc.names.task_role)
+        _assert_least_privilege(svc.names.task_role, task)
+        task_actions = {a for d in task for s in _as_list(d["Statement"]) for a in _as_list(s["Action"])}
+        assert not any(a.startswith("secretsmanager:") for a in task_actions)
+        assert ("s3:GetObject" in task_actions) == bool(svc.s3_read_bucket_arns)
+        facts += 4
+    if deployment.platform.ci_deploy_principals:
+        ci = _policy_documents(world, deployment.names.ci_deploy_role)
+        _assert_least_privilege(deployment.names.ci_deploy_role, ci)
+        facts += 1
+    return facts
+
+
+def assert_nothing_left(url: str, deployment: Deployment) -> None:
+    """After destroy, nothing the apply created may remain."""
+    world = World(url, deployment.platform.region)
+    names = deployment.names
+    clusters = world.ecs.describe_clusters(clusters=[names.cluster])["clusters"]
+    assert all(c["status"] == "INACTIVE" for c in clusters), clusters
+    assert not world.elbv2.describe_load_balancers()["LoadBalancers"]
+    assert not world.elbv2.describe_target_groups()["TargetGroups"]
+    assert not world.autoscaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+    roles = [r["RoleName"] for r in world.iam.list_roles()["Roles"] if r["RoleName"].startswith(names.prefix)]
+    assert not roles, roles
+    assert not world.logs.describe_log_groups(logGroupNamePrefix=f"/ecs/{names.prefix}")["logGroups"]
+    assert not world.cloudwatch.describe_alarms(AlarmNamePrefix=names.prefix)["MetricAlarms"]
+    assert not world.sns.list_topics()["Topics"]
+    assert not world.wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]
+    assert not [ns for ns in world.sd.list_namespaces()["Namespaces"] if ns["Name"] == names.service_connect_namespace]
+    created_groups = [
+        g["GroupName"] for g in world.ec2.describe_security_groups()["SecurityGroups"]
+        if g["GroupName"].startswith(names.prefix)
+    ]
+    assert not created_groups, created_groups
+    for _, _, lookup in deployment.data_stores:
+        filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in lookup.tags]
+        group_id = world.ec2.describe_security_groups(Filters=filters)["SecurityGroups"][0]["GroupId"]
+        assert not [r for r in _rules_of(world, group_id) if not r["IsEgress"]], "rules left on an existing data store"
+    keys = [world.kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in world.kms.list_keys()["Keys"]]
+    assert all(k["KeyState"] == "PendingDeletion" for k in keys), keys  # KMS keys are only ever scheduled for deletion
+    if deployment.environment.dns_zone:
+        zone = world.route53.list_hosted_zones_by_name(DNSName=deployment.environment.dns_zone)["HostedZones"][0]
+        records = world.route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+        assert {r["Type"] for r in records} <= {"NS", "SOA"}, records
