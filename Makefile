@@ -41,6 +41,9 @@ e2e: $(BIN)/.installed  ## Apply, re-plan and destroy against a local AWS emulat
 scan: $(CHECKOV_VENV)/.installed  ## Security scan of out/
 	CKV_PARSE_ERROR_FAIL=true $(CHECKOV_VENV)/bin/checkov -d $(OUT) --framework terraform --skip-download --compact --quiet
 
+bench: $(BIN)/.installed  ## Speed table: nexus and synthetic 100/1,000/5,000-service catalogs
+	$(BIN)/python tests/bench/benchmark.py
+
 golden: $(BIN)/.installed  ## Refresh the golden tree after an intended change
 	$(BIN)/python -m generator render --catalog tests/fixtures/orbit.yaml --out tests/fixtures/golden
 

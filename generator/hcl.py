@@ -16,6 +16,8 @@ import unicodedata
 from typing import Any
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+# Printable ASCII that needs no escape: no quote, backslash, `$`, `%` or control character.
+_NEEDS_NO_ESCAPE = re.compile(r"[\x20\x21\x23\x26-\x5b\x5d-\x7e]*")
 _SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -35,6 +37,8 @@ def quote(text: str) -> HclText:
     """`text` as an HCL quoted-string literal that evaluates to exactly `text`."""
     if not isinstance(text, str):
         raise HclEscapeError(f"expected a string, got {type(text).__name__}")
+    if _NEEDS_NO_ESCAPE.fullmatch(text):
+        return HclText(f'"{text}"')
     out = ['"']
     length = len(text)
     for index, char in enumerate(text):

@@ -11,6 +11,13 @@ subprocess. The tests hold the result to `terraform fmt -check`.
 
 from __future__ import annotations
 
+import re
+
+# `name = value` where the name is an identifier or a plain quoted key, and the value
+# holds no template interpolation: the common case, decided without a character scan.
+_SIMPLE_ASSIGNMENT = re.compile(r'^(\s*(?:[A-Za-z_][A-Za-z0-9_-]*|"(?:[^"\\]|\\.)*"))\s*=(?![=>])\s*(.*)$')
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
 _OPENING = "{[("
 _CLOSING = "}])"
 _NOT_ASSIGNMENT_AFTER = "=>"  # `==` and `=>` are operators, not assignment
@@ -19,6 +26,19 @@ _NOT_ASSIGNMENT_BEFORE = "=!<>"
 
 def _split_assignment(line: str) -> tuple[str, str] | None:
     """(name part, value part) of a one-line `name = value`, else None."""
+    if "=" not in line:
+        return None
+    simple = _SIMPLE_ASSIGNMENT.match(line)
+    if simple and "${" not in simple.group(2):
+        code = _STRING.sub('""', simple.group(2)).split("#", 1)[0]
+        if '"' not in code.replace('""', ""):
+            depth = sum(code.count(c) for c in _OPENING) - sum(code.count(c) for c in _CLOSING)
+            return (simple.group(1), simple.group(2)) if depth == 0 else None
+    return _scan_assignment(line)
+
+
+def _scan_assignment(line: str) -> tuple[str, str] | None:
+    """The same decision by a full scan, for lines with interpolations or unusual names."""
     index = 0
     length = len(line)
     in_string = False

@@ -55,7 +55,10 @@ for _tag, _regexp, _first in [
     _CoreSchemaResolver.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
 
 
-_Parser = getattr(yaml, "CParser", None)
+try:  # libyaml's parser and composer; the pure-Python one is about 20 times slower
+    from yaml.cyaml import CParser as _Parser
+except ImportError:  # pragma: no cover
+    _Parser = None
 
 
 if _Parser is not None:

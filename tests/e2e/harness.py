@@ -62,7 +62,13 @@ def emulator() -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the emulator did not answer on {url} within 30 s; log: {log.name}")
                 time.sleep(0.2)
-        yield url
+        try:
+            yield url
+        except BaseException:
+            kept = Path(tempfile.gettempdir()) / "e2e-emulator-last-failure.log"
+            shutil.copyfile(log.name, kept)
+            print(f"    emulator log of the failed run kept at {kept}", flush=True)
+            raise
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)

@@ -1,0 +1,77 @@
+"""`make bench`: how long `python -m generator render` takes as the catalog grows.
+
+Prints a Markdown table: median of 5 runs (each a fresh process, interpreter start
+included, rendering into an empty directory), time per service, peak memory of the
+process, and beside it `terraform fmt -recursive` on the same output: the floor of
+any tool that touches every byte. Not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic_catalog import catalog  # noqa: E402
+
+RUNS = 5
+SIZES = (100, 1000, 5000)
+TARGETS = "nexus <= 0.5 s; 1,000 services <= 5 s; 5,000 / 1,000 <= 6"
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, int]:
+    """Wall seconds and peak resident memory (KiB) of one child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode() if process.stderr else ''}")
+    return elapsed, usage.ru_maxrss
+
+
+def measure(catalog_path: Path, work: Path) -> dict[str, float]:
+    renders, peaks, formats = [], [], []
+    for run in range(RUNS):
+        out = work / f"out-{run}"
+        seconds, peak = timed([sys.executable, "-m", "generator", "render", "--catalog", str(catalog_path), "--out", str(out)], REPO)
+        renders.append(seconds)
+        peaks.append(peak)
+        seconds, _ = timed([shutil.which("terraform") or "terraform", "fmt", "-recursive", "-list=false", str(out)], REPO)
+        formats.append(seconds)
+        shutil.rmtree(out)
+    return {"render": statistics.median(renders), "peak_mib": max(peaks) / 1024, "fmt": statistics.median(formats)}
+
+
+def main() -> None:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        cases = [("catalog/nexus.yaml", REPO / "catalog" / "nexus.yaml", 26)]
+        for size in SIZES:
+            path = work / f"synthetic-{size}.yaml"
+            path.write_text(catalog(size), encoding="utf-8")
+            cases.append((f"synthetic {size:,}", path, size))
+        for label, path, services in cases:
+            result = measure(path, work)
+            rows.append((label, services, result))
+            print(f"measured {label}", file=sys.stderr, flush=True)
+    print(f"render: median of {RUNS} fresh processes, 3 environments each; targets: {TARGETS}\n")
+    print("| catalog | services | render (s) | per service (ms) | peak memory (MiB) | terraform fmt (s) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, services, result in rows:
+        print(f"| {label} | {services:,} | {result['render']:.2f} | {1000 * result['render'] / services:.2f} | "
+              f"{result['peak_mib']:.0f} | {result['fmt']:.2f} |")
+    by_size = {services: result["render"] for _, services, result in rows}
+    print(f"\n5,000 / 1,000 render time ratio: {by_size[5000] / by_size[1000]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
