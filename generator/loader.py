@@ -237,7 +237,7 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (STR, INT, BOOL, FLOAT, NULL):
                 self._problem(key_node, path, "mapping keys must be plain strings")
                 continue
-            if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value == "<<" and key_node.style is None:
+            if key_node.value == "<<" and not key_node.style:  # plain `<<`, not the quoted string "<<"
                 self._problem(key_node, path, "merge keys (`<<`) are not supported; use groups, sizing and defaults for reuse")
                 continue
             key = key_node.value

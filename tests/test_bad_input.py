@@ -51,7 +51,7 @@ CASES: dict[str, tuple[bytes, int | None, list[str]]] = {
         b"platform: !!python/object/apply:os.system ['touch /tmp/pwned']\n", 1, ["unsupported YAML tag"],
     ),
     "merge key": (b"a: &a {x: 1}\nb:\n  <<: *a\n", 3, ["merge keys (`<<`) are not supported"]),
-    "lone surrogate": (b'platform: "\\ud800"\n', 1, ["unpaired UTF-16 surrogate"]),
+    "lone surrogate": (b'platform: "\\ud800"\n', 1, ["invalid Unicode character escape code"]),
     "control character": (b"platform: \x07\n", 1, ["not valid YAML"]),
     "not a number": (
         VALID.replace("cpu_target: 70", "cpu_target: .nan", 1).encode(),

@@ -119,9 +119,29 @@ def _keep_connections_alive() -> None:
     WSGIRequestHandler.protocol_version = "HTTP/1.1"
 
 
+def _serialise_requests() -> None:
+    """Gap: moto's backends are not thread-safe (e.g. revoking two rules of one security
+    group at once rebuilds the rule list twice and one revoke is lost), while the server
+    handles requests in threads. One lock around each request makes the emulator behave
+    like the consistent API it stands for; requests take milliseconds, so this costs little."""
+    import threading
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    lock = threading.Lock()
+    original = DomainDispatcherApplication.__call__
+
+    def locked(self: Any, environ: Any, start_response: Any) -> Any:
+        with lock:
+            return list(original(self, environ, start_response))
+
+    DomainDispatcherApplication.__call__ = locked
+
+
 def main() -> None:
     port = sys.argv[1]
     _keep_connections_alive()
+    _serialise_requests()
     _fill_application_autoscaling_tagging()
     _keep_ecs_service_fields()
     _keep_referenced_rule_descriptions()
