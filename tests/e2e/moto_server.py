@@ -110,15 +110,6 @@ def _keep_referenced_rule_descriptions() -> None:
     security_groups.SecurityGroupRule.description = property(description)
 
 
-def _keep_connections_alive() -> None:
-    """Gap: the server answers in HTTP/1.0 and closes every connection; under the load of a
-    600-resource apply the provider then sometimes reads a closed connection, retries a
-    create that had succeeded, and fails with "already exists". HTTP/1.1 keep-alive avoids it."""
-    from werkzeug.serving import WSGIRequestHandler
-
-    WSGIRequestHandler.protocol_version = "HTTP/1.1"
-
-
 def _serialise_requests() -> None:
     """Gap: moto's backends are not thread-safe (e.g. revoking two rules of one security
     group at once rebuilds the rule list twice and one revoke is lost), while the server
@@ -139,15 +130,21 @@ def _serialise_requests() -> None:
 
 
 def main() -> None:
-    port = sys.argv[1]
-    _keep_connections_alive()
+    port = int(sys.argv[1])
+    os.environ["MOTO_PORT"] = str(port)
     _serialise_requests()
     _fill_application_autoscaling_tagging()
     _keep_ecs_service_fields()
     _keep_referenced_rule_descriptions()
-    from moto.server import main as server_main
+    import waitress
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    server_main(["-H", "127.0.0.1", "-p", port])
+    # Gap: moto's own server is werkzeug's development server. Under a 600-resource apply
+    # it sometimes loses a response after the request was carried out; the provider then
+    # retries a create that had succeeded and fails with "already exists" (or a delete,
+    # with "not found"). waitress, a production WSGI server, serves the same application.
+    waitress.serve(DomainDispatcherApplication(create_backend_app), host="127.0.0.1", port=port,
+                   threads=8, connection_limit=500, channel_timeout=600, _quiet=True)
 
 
 if __name__ == "__main__":
