@@ -82,15 +82,15 @@ class Service:
 
 @dataclass(frozen=True)
 class Lookup:
-    """An existing AWS object: by id, or by tags."""
+    """An existing AWS object (or, for subnets, objects): by id(s), or by tags."""
 
-    id: str | None
+    id: str | tuple[str, ...] | None
     tags: tuple[tuple[str, str], ...]
 
     @classmethod
     def from_catalog(cls, raw: dict[str, Any], id_key: str = "id") -> "Lookup":
-        ids = raw.get(id_key)
-        return cls(id=ids, tags=tuple(sorted(raw.get("tags", {}).items())))
+        given = raw.get(id_key)
+        return cls(id=tuple(given) if isinstance(given, list) else given, tags=tuple(sorted(raw.get("tags", {}).items())))
 
 
 @dataclass(frozen=True)
@@ -139,12 +139,6 @@ class Catalog:
     data_store_ports: tuple[tuple[str, int], ...]
     services: tuple[Service, ...]
     environments: tuple[Environment, ...]
-
-    def service(self, name: str) -> Service:
-        return self._services_by_name()[name]
-
-    def _services_by_name(self) -> dict[str, Service]:
-        return {service.name: service for service in self.services}
 
     def deployment(self, environment: Environment) -> "Deployment":
         return Deployment.build(self, environment)
