@@ -10,8 +10,12 @@ Usage: python moto_server.py PORT
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import sys
+import threading
+import time
 from typing import Any
 
 # Gap: AWS-managed IAM policies exist only when moto is asked to load them.
@@ -21,6 +25,151 @@ os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
 
 from moto.applicationautoscaling import responses as autoscaling_responses  # noqa: E402
 from moto.ecs import responses as ecs_responses  # noqa: E402
+
+
+def _fill_application_autoscaling_tagging() -> None:
+    """Gap: Application Auto Scaling has no ListTagsForResource/TagResource/UntagResource,
+    and RegisterScalableTarget ignores `Tags`; the provider then retries for minutes."""
+    response_class = autoscaling_responses.ApplicationAutoScalingResponse
+    tags_by_arn: dict[str, dict[str, str]] = {}
+    original_register = response_class.register_scalable_target
+
+    def register_scalable_target(self: Any) -> str:
+        body = original_register(self)
+        arn = __import__("json").loads(body)["ScalableTargetARN"]
+        tags_by_arn.setdefault(arn, {}).update(self._get_param("Tags") or {})
+        return body
+
+    def list_tags_for_resource(self: Any) -> str:
+        return __import__("json").dumps({"Tags": tags_by_arn.get(self._get_param("ResourceARN"), {})})
+
+    def tag_resource(self: Any) -> str:
+        tags_by_arn.setdefault(self._get_param("ResourceARN"), {}).update(self._get_param("Tags") or {})
+        return "{}"
+
+    def untag_resource(self: Any) -> str:
+        tags = tags_by_arn.setdefault(self._get_param("ResourceARN"), {})
+        for key in self._get_param("TagKeys") or []:
+            tags.pop(key, None)
+        return "{}"
+
+    response_class.register_scalable_target = register_scalable_target
+    response_class.list_tags_for_resource = list_tags_for_resource
+    response_class.tag_resource = tag_resource
+    response_class.untag_resource = untag_resource
+
+
+_KEPT_SERVICE_FIELDS = (
+    "availabilityZoneRebalancing",
+    "capacityProviderStrategy",
+    "deploymentConfiguration",
+    "enableExecuteCommand",
+    "enableECSManagedTags",
+    "healthCheckGracePeriodSeconds",
+)
+
+
+def _keep_ecs_service_fields() -> None:
+    """Gap: CreateService/UpdateService drop the capacity-provider strategy, deployment
+    configuration, execute-command and managed-tags flags, grace period and Service
+    Connect configuration, and default launchType to EC2. AWS returns them (Service
+    Connect under deployments[0]), and without them every re-plan replaces each service."""
+    response_class = ecs_responses.EC2ContainerServiceResponse
+
+    def keep(self: Any, service: Any) -> None:
+        for key in _KEPT_SERVICE_FIELDS:
+            value = self._get_param(key)
+            if value is not None:
+                setattr(service, key, value)
+        if self._get_param("capacityProviderStrategy"):
+            service.launch_type = None
+            for deployment in service.deployments:
+                deployment.pop("launchType", None)
+                deployment["capacityProviderStrategy"] = self._get_param("capacityProviderStrategy")
+        connect = self._get_param("serviceConnectConfiguration")
+        if connect is not None and service.deployments:
+            service.deployments[0]["serviceConnectConfiguration"] = connect
+
+    for name in ("create_service", "update_service"):
+        original = getattr(response_class, name)
+
+        def wrapped(self: Any, _original: Any = original) -> Any:
+            result = _original(self)
+            service = result.result["service"] if hasattr(result, "result") else None
+            if service is not None:
+                keep(self, service)
+            return result
+
+        setattr(response_class, name, wrapped)
+
+
+def _keep_referenced_rule_descriptions() -> None:
+    """Gap: moto keeps a rule's description only for CIDR rules; AWS keeps it for rules
+    that reference a security group too, and without it every such rule drifts."""
+    from moto.ec2.models import security_groups
+
+    def description(self: Any) -> str | None:
+        return self.ip_range.get("Description") or (self.source_group or {}).get("Description")
+
+    security_groups.SecurityGroupRule.description = property(description)
+
+
+_READ_ACTION = re.compile(rb"^(Describe|List|Get|Head|Check|Search|Lookup)")
+_REPLAY_SECONDS = 10.0
+
+
+def _action(environ: dict[str, Any], body: bytes) -> bytes:
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return target.rsplit(".", 1)[-1].encode()
+    match = re.search(rb"(?:^|&)Action=([A-Za-z]+)", body)
+    return match.group(1) if match else environ.get("REQUEST_METHOD", "").encode()
+
+
+def _serialise_requests() -> None:
+    """Two gaps, one wrapper around the whole application.
+
+    1. moto's backends are not thread-safe while the server is threaded (e.g. revoking two
+       rules of one security group at once rebuilds the rule list twice): one lock around
+       each request makes the emulator behave like the consistent API it stands for.
+    2. Under the load of a 600-resource apply the provider now and then sends a request a
+       second time although the first was carried out (its response went missing); the
+       second attempt then fails with "already exists" / "not found". Like an idempotent
+       AWS API, an identical mutating request within a few seconds gets the first answer.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    lock = threading.Lock()
+    answered: dict[tuple[Any, ...], tuple[float, str, list[tuple[str, str]], bytes]] = {}
+    original = DomainDispatcherApplication.__call__
+
+    def locked(self: Any, environ: Any, start_response: Any) -> Any:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        mutating = environ.get("REQUEST_METHOD") != "GET" and not _READ_ACTION.match(_action(environ, body))
+        key = (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), environ.get("QUERY_STRING"),
+               environ.get("HTTP_X_AMZ_TARGET"), body)
+        with lock:
+            now = time.monotonic()
+            previous = answered.get(key) if mutating else None
+            if previous and now - previous[0] < _REPLAY_SECONDS:
+                _, status, headers, content = previous
+                start_response(status, headers)
+                return [content]
+            captured: dict[str, Any] = {}
+
+            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                captured["status"], captured["headers"] = status, headers
+                return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+            content = b"".join(original(self, environ, capture))
+            if mutating and captured.get("status", "").startswith("2"):
+                for stale in [k for k, v in answered.items() if now - v[0] >= _REPLAY_SECONDS]:
+                    del answered[stale]
+                answered[key] = (now, captured["status"], captured["headers"], content)
+            return [content]
+
+    DomainDispatcherApplication.__call__ = locked
 
 
 def _fill_application_autoscaling_tagging() -> None:
