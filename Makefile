@@ -12,13 +12,13 @@ CHECKOV_VENV ?= .venv-checkov
 .PHONY: render test check validate golden e2e bench scan clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 # checkov gets its own virtualenv: it pins old packaging/networkx and ships a module named hcl2.
 $(CHECKOV_VENV)/.installed:
-	$(PYTHON) -m venv $(CHECKOV_VENV)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
 	touch $@
 
