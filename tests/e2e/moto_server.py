@@ -172,60 +172,6 @@ def _serialise_requests() -> None:
     DomainDispatcherApplication.__call__ = locked
 
 
-def _make_repeated_requests_idempotent() -> None:
-    """Gap: under the load of a 600-resource apply the emulator now and then answers a
-    request it has already carried out with an error of a second attempt (the provider
-    retries when a response goes missing): "the rule already exists" for a rule the same
-    apply just created, "not found" for a rule or scaling policy the same destroy just
-    deleted. Here an exact repeat succeeds, as the first attempt did. The checks after
-    apply, the empty re-plan and the empty emulator after destroy still prove the result."""
-    from moto.applicationautoscaling.exceptions import AWSValidationException
-    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
-    from moto.ec2.exceptions import InvalidPermissionDuplicateError, InvalidPermissionNotFoundError
-    from moto.ec2.models.security_groups import SecurityGroupBackend
-
-    for direction in ("ingress", "egress"):
-        authorize = getattr(SecurityGroupBackend, f"authorize_security_group_{direction}")
-        revoke = getattr(SecurityGroupBackend, f"revoke_security_group_{direction}")
-
-        def authorize_once(self: Any, *args: Any, _original: Any = authorize, _direction: str = direction, **kwargs: Any) -> Any:
-            try:
-                return _original(self, *args, **kwargs)
-            except InvalidPermissionDuplicateError:
-                group = self.get_security_group_by_name_or_id(kwargs.get("group_name_or_id", args[0] if args else None),
-                                                              kwargs.get("vpc_id"))
-                wanted = list(self._iterate_security_rules(
-                    kwargs["ip_protocol"], group.group_id, kwargs["from_port"], kwargs["to_port"],
-                    kwargs.get("ip_ranges") or [], self._add_source_group(kwargs.get("source_groups"), kwargs.get("vpc_id")),
-                    kwargs.get("prefix_list_ids") or [], is_egress=_direction == "egress",
-                ))
-                existing = group.egress_rules if _direction == "egress" else group.ingress_rules
-                found = [rule for rule in existing if rule in wanted and rule.description == wanted[0].description]
-                if len(found) != len(wanted):
-                    raise  # a real duplicate (different description): AWS refuses it too
-                return found, group
-
-        def revoke_once(self: Any, *args: Any, _original: Any = revoke, **kwargs: Any) -> Any:
-            try:
-                return _original(self, *args, **kwargs)
-            except InvalidPermissionNotFoundError:
-                if not kwargs.get("security_rule_ids"):
-                    raise
-
-        setattr(SecurityGroupBackend, f"authorize_security_group_{direction}", authorize_once)
-        setattr(SecurityGroupBackend, f"revoke_security_group_{direction}", revoke_once)
-
-    delete_policy = ApplicationAutoscalingBackend.delete_scaling_policy
-
-    def delete_policy_once(self: Any, *args: Any, **kwargs: Any) -> None:
-        try:
-            delete_policy(self, *args, **kwargs)
-        except AWSValidationException:
-            pass
-
-    ApplicationAutoscalingBackend.delete_scaling_policy = delete_policy_once
-
-
 def main() -> None:
     port = int(sys.argv[1])
     os.environ["MOTO_PORT"] = str(port)
@@ -233,7 +179,6 @@ def main() -> None:
     _fill_application_autoscaling_tagging()
     _keep_ecs_service_fields()
     _keep_referenced_rule_descriptions()
-    _make_repeated_requests_idempotent()
     import waitress
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
