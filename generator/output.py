@@ -101,6 +101,25 @@ def _refuse_foreign_files(out_dir: Path) -> None:
             )
 
 
+def _refuse_orphaned_working_files(out_dir: Path, new: dict[str, bytes]) -> None:
+    """Never drop Terraform state: a root that holds working files must stay in the new tree."""
+    kept_dirs = {str(PurePosixPath(relative).parent) for relative in new}
+    orphaned = []
+    for dirpath, dirnames, filenames in os.walk(out_dir):
+        for name in sorted([*dirnames, *filenames]):
+            if name in TERRAFORM_WORKING_FILES:
+                relative_dir = Path(dirpath).relative_to(out_dir).as_posix()
+                if relative_dir not in kept_dirs:
+                    orphaned.append(f"{relative_dir}/{name}")
+        dirnames[:] = [d for d in dirnames if d not in TERRAFORM_WORKING_FILES]
+    if orphaned:
+        raise OutputError(
+            f"the catalog no longer renders {', '.join(sorted({o.rsplit('/', 1)[0] for o in orphaned}))}, which still "
+            f"holds Terraform working files or state ({', '.join(orphaned)}); run `terraform destroy` there and move "
+            "them away, or keep the environment in the catalog"
+        )
+
+
 def _stage(files: dict[str, bytes], parent: Path, out_name: str) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{out_name}.staging-", dir=parent))
     try:
@@ -130,6 +149,7 @@ def write_tree(files: dict[PurePosixPath, str], out_dir: Path, check: bool = Fal
         raise OutputError(f"cannot create {parent}: {error.strerror}") from None
     if out_dir.exists():
         _refuse_foreign_files(out_dir)
+        _refuse_orphaned_working_files(out_dir, content)
     try:
         staging = _stage(content, parent, out_dir.name)
     except OSError as error:

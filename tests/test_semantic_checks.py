@@ -10,7 +10,7 @@ import pytest
 from conftest import NEXUS_CATALOG, ORBIT_CATALOG, nexus_data, write_yaml
 from generator import api
 from generator.errors import CatalogError
-from generator.validate import FARGATE_MEMORY_BY_CPU, fargate_memory_problem
+from generator.validate import fargate_memory_problem
 
 
 def problems_of(tmp_path: Path, data: dict[str, Any]) -> list[str]:
@@ -212,13 +212,22 @@ def test_priority_bounds_come_from_the_schema(tmp_path: Path) -> None:
                for p in problems_of(tmp_path, data))
 
 
-@pytest.mark.parametrize("cpu", sorted(FARGATE_MEMORY_BY_CPU))
-def test_fargate_table_accepts_its_bounds_and_rejects_neighbours(cpu: int) -> None:
-    allowed = FARGATE_MEMORY_BY_CPU[cpu]
-    assert fargate_memory_problem(cpu, allowed[0]) is None
-    assert fargate_memory_problem(cpu, allowed[-1]) is None
-    assert fargate_memory_problem(cpu, allowed[0] - 512) is not None
-    assert fargate_memory_problem(cpu, allowed[-1] + 1024) is not None
+# Pairs read off the ECS developer guide's "Task CPU and memory" table, not off our table.
+FARGATE_PAIRS = [
+    (256, 512, True), (256, 2048, True), (256, 3072, False),
+    (512, 1024, True), (512, 4096, True), (512, 512, False),
+    (1024, 2048, True), (1024, 8192, True), (1024, 9216, False),
+    (2048, 16384, True), (2048, 3072, False),
+    (4096, 30720, True), (4096, 31744, False),
+    (8192, 20480, True), (8192, 18432, False),
+    (16384, 40960, True), (16384, 36864, False), (16384, 122880, True),
+    (128, 512, False),
+]
+
+
+@pytest.mark.parametrize("cpu, memory, accepted", FARGATE_PAIRS)
+def test_fargate_pairs_follow_the_aws_table(cpu: int, memory: int, accepted: bool) -> None:
+    assert (fargate_memory_problem(cpu, memory) is None) is accepted
 
 
 def test_broader_rule_after_the_narrow_one_is_fine(tmp_path: Path) -> None:
