@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from generator.changes import replacement_warnings
 from generator.loader import load_catalog
 from generator.model import Catalog
 from generator.output import TreeDiff, write_tree
@@ -16,7 +17,12 @@ def validate(catalog_path: Path) -> Catalog:
     return check_catalog(load_catalog(catalog_path))
 
 
-def render(catalog_path: Path, out_dir: Path, check: bool = False) -> TreeDiff:
-    """Render a catalog into `out_dir` (or, with `check`, report what would change)."""
+def render(catalog_path: Path, out_dir: Path, check: bool = False, warnings: list[str] | None = None) -> TreeDiff:
+    """Render a catalog into `out_dir` (or, with `check`, report what would change).
+
+    `warnings`, when given, receives one line per service whose next apply replaces or
+    deletes something that carries traffic (see generator/changes.py)."""
     catalog = validate(catalog_path)
+    if warnings is not None:
+        warnings.extend(replacement_warnings(catalog, out_dir))
     return write_tree(render_catalog(catalog), out_dir, check=check)

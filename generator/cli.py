@@ -40,7 +40,10 @@ def validate(catalog_path: Path) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing the files that would change.")
 def render(catalog_path: Path, out_dir: Path, check: bool) -> None:
     """Render a catalog into Terraform modules and one root module per environment."""
-    diff = api.render(catalog_path, out_dir, check=check)
+    warnings: list[str] = []
+    diff = api.render(catalog_path, out_dir, check=check, warnings=warnings)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     if check:
         if diff.empty:
             click.echo(f"{out_dir} is up to date with {catalog_path}")

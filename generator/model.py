@@ -58,6 +58,7 @@ class Route:
 class Service:
     name: str
     short_name: str
+    renamed_from: str | None
     description: str
     group: str
     image_repository: str
@@ -201,6 +202,7 @@ def _build_service(
     return Service(
         name=name,
         short_name=raw.get("short_name", name),
+        renamed_from=raw.get("renamed_from"),
         description=raw.get("description", ""),
         group=raw["group"],
         image_repository=raw.get("image_repository", f"{platform.name}/{name}"),
@@ -268,8 +270,13 @@ class ListenerRule:
 
     @property
     def key(self) -> str:
-        """Stable `for_each` key: a rule is identified by its priority on the listener."""
-        return str(self.priority)
+        """`for_each` key: the route's position in the service's `routes` (`route-1`, ...).
+
+        Not the priority or the conditions: a rule keyed by those would be deleted and
+        created again when they change, and for that moment its requests would fall
+        through to the next matching rule. Keyed by position, Terraform updates the
+        priority, hosts and paths of the same rule in place."""
+        return f"route-{self.source[-1] + 1}"
 
 
 @dataclass(frozen=True)
@@ -292,6 +299,12 @@ class DeployedService:
     def module_name(self) -> str:
         """Terraform module label: `service_<name with underscores>`."""
         return "service_" + self.service.name.replace("-", "_")
+
+    @property
+    def previous_module_name(self) -> str | None:
+        """Module label of the service's previous name, for the `moved` block of a rename."""
+        previous = self.service.renamed_from
+        return None if previous is None else "service_" + previous.replace("-", "_")
 
     @property
     def secret_names(self) -> tuple[str, ...]:

@@ -217,6 +217,7 @@ def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
     for name, group in data["groups"].items():
         if group["sizing"] not in data["sizing"]:
             yield _unknown(loaded, ("groups", name, "sizing"), "sizing", group["sizing"], sizings)
+    renamed_by: dict[str, str] = {}
     for name, service in services.items():
         base: CatalogPath = ("services", name)
         if service["group"] not in data["groups"]:
@@ -234,6 +235,15 @@ def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
         for index, store in enumerate(service.get("data_stores", [])):
             if store not in data["data_stores"]:
                 yield _unknown(loaded, (*base, "data_stores", index), "data store", store, stores)
+        previous = service.get("renamed_from")
+        if previous is not None and previous in services:
+            yield loaded.problem((*base, "renamed_from"),
+                                 f"{previous!r} is still a service of the catalog; `renamed_from` names the old name of a renamed service")
+        elif previous is not None and previous in renamed_by:
+            yield loaded.problem((*base, "renamed_from"),
+                                 f"{renamed_by[previous]!r} is already renamed from {previous!r}; one old name can become only one service")
+        elif previous is not None:
+            renamed_by[previous] = name
         if "port" not in service:
             for key in ("routes", "health_check_path"):
                 if key in service:

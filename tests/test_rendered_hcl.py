@@ -71,8 +71,10 @@ def test_each_service_module_carries_its_catalog_facts(rendered: tuple[dict[str,
                 continue
             rules = literal(module["listener_rules"])
             assert sorted(rule["priority"] for rule in rules.values()) == sorted(r["priority"] for r in routes)
-            for route in routes:
-                rule = rules[str(route["priority"])]
+            for index, route in enumerate(routes):
+                # Keyed by the route's position, so a new priority or path updates the rule in place.
+                rule = rules[f"route-{index + 1}"]
+                assert rule["priority"] == route["priority"]
                 assert rule["hosts"] == [f"{label}.{env['domain']}" for label in route.get("hosts", [])]
                 assert rule["paths"] == route.get("paths", [])
             assert len(literal(module["target_group_name"])) <= 32
@@ -81,7 +83,7 @@ def test_each_service_module_carries_its_catalog_facts(rendered: tuple[dict[str,
 def test_design_priorities_for_nexus() -> None:
     modules = blocks(load(COMMITTED_OUT / "environments" / "prod" / "services.tf"), "module")
     rules = {
-        literal(module["name"]): sorted(int(key) for key in literal(module.get("listener_rules", {})))
+        literal(module["name"]): sorted(rule["priority"] for rule in literal(module.get("listener_rules", {})).values())
         for module in modules.values()
     }
     assert rules["auth-service"] == [100]

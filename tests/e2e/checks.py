@@ -114,7 +114,10 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
 
         if model.load_balanced:
             group = world.elbv2.describe_target_groups(Names=[svc.names.target_group])["TargetGroups"][0]
-            assert (group["Port"], group["TargetType"], group["HealthCheckPath"]) == (model.port, "ip", model.health_check_path)
+            # The group's own port is a fixed placeholder (ECS registers each task with its container
+                # port); health checks go to the port the target was registered with.
+                assert (group["TargetType"], group["HealthCheckPath"]) == ("ip", model.health_check_path)
+                assert group.get("HealthCheckPort", "traffic-port") == "traffic-port"
             assert service["loadBalancers"][0]["targetGroupArn"] == group["TargetGroupArn"]
             for rule in svc.listener_rules:
                 applied = rules_by_priority.pop(rule.priority)
@@ -281,8 +284,9 @@ def _assert_iam(world: World, deployment: Deployment) -> int:
     return facts
 
 
-def assert_nothing_left(url: str, deployment: Deployment) -> None:
-    """After destroy, nothing the apply created may remain."""
+def assert_nothing_left(url: str, deployment: Deployment, kept_log_groups: frozenset[str] = frozenset()) -> None:
+    """After destroy, nothing the apply created may remain, except the services' log groups
+    (and `kept_log_groups`, those of services removed or renamed earlier)."""
     world = World(url, deployment.platform.region)
     names = deployment.names
     clusters = world.ecs.describe_clusters(clusters=[names.cluster])["clusters"]
@@ -292,7 +296,14 @@ def assert_nothing_left(url: str, deployment: Deployment) -> None:
     assert not world.autoscaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
     roles = [r["RoleName"] for r in world.iam.list_roles()["Roles"] if r["RoleName"].startswith(names.prefix)]
     assert not roles, roles
-    assert not world.logs.describe_log_groups(logGroupNamePrefix=f"/ecs/{names.prefix}")["logGroups"]
+    # Service log groups outlive `terraform destroy` (skip_destroy): their logs are evidence until
+    # retention ends. Everything else under the environment's prefix must be gone.
+    left = [g["logGroupName"] for g in world.logs.describe_log_groups(logGroupNamePrefix=f"/ecs/{names.prefix}/")["logGroups"]]
+    kept = {f"/ecs/{names.prefix}/{svc.name}" for svc in deployment.services}
+    assert set(left) - kept <= kept_log_groups, f"log groups left that should be gone: {sorted(set(left) - kept)}"
+    assert kept <= set(left), f"service log groups deleted by destroy: {sorted(kept - set(left))}"
+    for group in left:
+        world.logs.delete_log_group(logGroupName=group)  # what an operator does once retention has run out
     assert not world.cloudwatch.describe_alarms(AlarmNamePrefix=names.prefix)["MetricAlarms"]
     assert not world.sns.list_topics()["Topics"]
     assert not world.wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from checks import assert_applied_world_matches, assert_nothing_left
+from change_safety import EDITS
+from checks import World, assert_applied_world_matches, assert_nothing_left
 from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG
+from day_two import run_edits
 from generator import api
 from harness import SUMMARY, PhaseLog, count, emulator, prepare_root, seed_existing_world, terraform
 
@@ -22,8 +24,11 @@ PARALLELISM = "-parallelism=4"
 CYCLES = [
     (NEXUS_CATALOG, COMMITTED_OUT, "dev"),
     (NEXUS_CATALOG, COMMITTED_OUT, "prod"),
-    (ORBIT_CATALOG, GOLDEN_TREE, "live"),  # `qa` names its VPC by id, which the emulator cannot create
+    # `qa` names its VPC by id, which the emulator cannot create. `live` is also the world
+    # the day-2 edits (change_safety.py) are applied to, between its re-plan and its destroy.
+    (ORBIT_CATALOG, GOLDEN_TREE, "live"),
 ]
+DAY_TWO = {(ORBIT_CATALOG, "live")}
 
 
 @pytest.mark.parametrize("catalog_path, tree, environment", CYCLES, ids=[f"{c.stem}-{e}" for c, _, e in CYCLES])
@@ -63,8 +68,16 @@ def test_apply_replan_destroy(catalog_path: Path, tree: Path, environment: str, 
         assert "No changes." in planned
         log.plan_result = "No changes"
 
+        kept: frozenset[str] = frozenset()
+        if (catalog_path, environment) in DAY_TWO:
+            started = time.monotonic()
+            deployment = run_edits(catalog_path, environment, EDITS, root, url, terraform_env, tmp_path, World(url, catalog.platform.region))
+            log.seconds["day-2"] = time.monotonic() - started
+            kept = frozenset(f"/ecs/{deployment.names.prefix}/{name}" for edit in EDITS for name in edit.removes)
+
+        in_state = len(terraform(["state", "list"], root, terraform_env, 120).stdout.split())
         destroyed = phase("destroy", ["destroy", "-auto-approve", "-input=false", PARALLELISM], 1200)
         assert "Destroy complete!" in destroyed
         log.destroyed = count(r"Destroy complete! Resources: (\d+) destroyed", destroyed)
-        assert log.destroyed == log.applied
-        assert_nothing_left(url, deployment)
+        assert log.destroyed == in_state
+        assert_nothing_left(url, deployment, kept)

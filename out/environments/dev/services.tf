@@ -61,7 +61,7 @@ module "service_api_gateway" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "900" = {
+    "route-1" = {
       priority = 900
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/*"]
@@ -138,7 +138,7 @@ module "service_auth_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "100" = {
+    "route-1" = {
       priority = 100
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/auth/*"]
@@ -215,7 +215,7 @@ module "service_user_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "110" = {
+    "route-1" = {
       priority = 110
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/users/*"]
@@ -292,7 +292,7 @@ module "service_creator_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "120" = {
+    "route-1" = {
       priority = 120
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/creators/*"]
@@ -369,7 +369,7 @@ module "service_campaign_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "130" = {
+    "route-1" = {
       priority = 130
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/campaigns/*"]
@@ -446,7 +446,7 @@ module "service_content_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "140" = {
+    "route-1" = {
       priority = 140
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/content/*"]
@@ -523,7 +523,7 @@ module "service_commerce_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "150" = {
+    "route-1" = {
       priority = 150
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/commerce/*"]
@@ -601,7 +601,7 @@ module "service_analytics_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "160" = {
+    "route-1" = {
       priority = 160
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/analytics/*"]
@@ -679,7 +679,7 @@ module "service_billing_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "170" = {
+    "route-1" = {
       priority = 170
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/billing/*"]
@@ -756,7 +756,7 @@ module "service_marketplace_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "180" = {
+    "route-1" = {
       priority = 180
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/marketplace/*"]
@@ -834,7 +834,7 @@ module "service_notification_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "190" = {
+    "route-1" = {
       priority = 190
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/notifications/*"]
@@ -912,7 +912,7 @@ module "service_workflow_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "200" = {
+    "route-1" = {
       priority = 200
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/workflows/*"]
@@ -990,7 +990,7 @@ module "service_compliance_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "210" = {
+    "route-1" = {
       priority = 210
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/compliance/*"]
@@ -1068,7 +1068,7 @@ module "service_integration_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "220" = {
+    "route-1" = {
       priority = 220
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/integrations/*"]
@@ -1145,7 +1145,7 @@ module "service_payout_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "230" = {
+    "route-1" = {
       priority = 230
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/payouts/*"]
@@ -1222,7 +1222,7 @@ module "service_rights_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "240" = {
+    "route-1" = {
       priority = 240
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/rights/*"]
@@ -1299,7 +1299,7 @@ module "service_asset_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "250" = {
+    "route-1" = {
       priority = 250
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/assets/*"]
@@ -1376,7 +1376,7 @@ module "service_ai_service" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "260" = {
+    "route-1" = {
       priority = 260
       hosts    = ["api.dev.nexus.com"]
       paths    = ["/api/v1/ai/*"]
@@ -1709,7 +1709,7 @@ module "service_creator_portal" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "10" = {
+    "route-1" = {
       priority = 10
       hosts    = ["creator.dev.nexus.com"]
       paths    = []
@@ -1784,7 +1784,7 @@ module "service_admin" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "20" = {
+    "route-1" = {
       priority = 20
       hosts    = ["admin.dev.nexus.com"]
       paths    = []
@@ -1859,7 +1859,7 @@ module "service_brand_portal" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "30" = {
+    "route-1" = {
       priority = 30
       hosts    = ["brand.dev.nexus.com"]
       paths    = []
@@ -1934,12 +1934,12 @@ module "service_web" {
   load_balancer_arn_suffix = module.alb.arn_suffix
 
   listener_rules = {
-    "40" = {
+    "route-1" = {
       priority = 40
       hosts    = ["app.dev.nexus.com"]
       paths    = []
     }
-    "999" = {
+    "route-2" = {
       priority = 999
       hosts    = []
       paths    = ["/*"]

@@ -53,6 +53,10 @@ resource "aws_cloudwatch_log_group" "this" {
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
 
+  # A service removed from the catalog leaves its logs behind: they are evidence
+  # until their retention ends. `terraform destroy` also keeps them.
+  skip_destroy = true
+
   tags = var.tags
 }
 
@@ -93,8 +97,12 @@ resource "aws_lb_target_group" "this" {
   #checkov:skip=CKV_AWS_378:TLS ends at the load balancer; tasks sit in private subnets and accept the port only from the load balancer's security group.
   count = local.load_balanced ? 1 : 0
 
-  name                 = var.target_group_name
-  port                 = var.container_port
+  name = var.target_group_name
+  # ECS registers every task with its container port and the health check uses
+  # that port ("traffic-port"); this port is only a default that nothing uses.
+  # It stays fixed so that a new container port does not replace a target group
+  # that a listener rule still forwards to.
+  port                 = 80
   protocol             = "HTTP"
   vpc_id               = var.vpc_id
   target_type          = "ip"
@@ -110,6 +118,12 @@ resource "aws_lb_target_group" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # A renamed service gets a new target group: the listener rule moves to it
+    # before the old one is deleted (a target group in use cannot be deleted).
+    create_before_destroy = true
+  }
 }
 
 resource "aws_lb_listener_rule" "this" {
@@ -164,6 +178,11 @@ resource "aws_ecs_service" "this" {
   availability_zone_rebalancing = "ENABLED"
 
   health_check_grace_period_seconds = local.load_balanced ? 60 : null
+
+  # Without it, provider 5.x replaces the service (every task stops) when the
+  # capacity-provider strategy changes; with it, ECS updates the strategy in
+  # place through a rolling deployment (provider issues #11351, #22823).
+  force_new_deployment = true
 
   deployment_maximum_percent         = 200
   deployment_minimum_healthy_percent = 100

@@ -1,0 +1,84 @@
+"""What the next `terraform apply` will replace or delete, told before it happens.
+
+Most catalog edits update resources in place. A few cannot: a removed service is
+deleted, a renamed one is replaced (its AWS names change), and a new container
+port reaches the security-group rules before the new tasks are healthy. `render`
+compares the catalog with the environment roots it is about to overwrite and
+names each of these, so the reviewer of the render reads it before the plan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.model import Catalog
+
+# The roots are our own output; these patterns read back the few values compared here.
+_MODULE = re.compile(r'^module "service_([a-z0-9_]+)" \{$(.*?)^\}$', re.MULTILINE | re.DOTALL)
+_NAME = re.compile(r'^  name\s+= "([^"]+)"$', re.MULTILINE)
+_PORT = re.compile(r"^  container_port\s+= (\d+)$", re.MULTILINE)
+_READ_LIMIT = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PreviousService:
+    name: str
+    port: int | None
+
+
+def previous_services(services_tf: Path) -> dict[str, PreviousService]:
+    """The services of an environment root as last rendered (empty when there is none)."""
+    try:
+        if not services_tf.is_file():
+            return {}
+        with services_tf.open("rb") as handle:
+            text = handle.read(_READ_LIMIT).decode("utf-8", errors="replace")
+    except OSError:
+        return {}
+    found = {}
+    for match in _MODULE.finditer(text):
+        body = match.group(2)
+        name = _NAME.search(body)
+        port = _PORT.search(body)
+        if name:
+            found[name.group(1)] = PreviousService(name.group(1), int(port.group(1)) if port else None)
+    return found
+
+
+def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:
+    """One line per service whose next apply replaces or deletes something that carries traffic."""
+    warnings = []
+    for environment in catalog.environments:
+        before = previous_services(out_dir / "environments" / environment.name / "services.tf")
+        if not before:
+            continue
+        where = f"environments/{environment.name}"
+        deployment = catalog.deployment(environment)
+        renamed = {svc.service.renamed_from: svc for svc in deployment.services if svc.service.renamed_from}
+        current = {svc.name for svc in deployment.services}
+        for name in sorted(set(before) - current):
+            log_group = f"/ecs/{deployment.names.prefix}/{name}"
+            if name in renamed:
+                new = renamed[name].name
+                warnings.append(
+                    f"{where}: {new!r} is renamed from {name!r}: the apply replaces its ECS service (the old tasks "
+                    f"stop once the service under the new name exists), target group, IAM roles, security group and "
+                    f"alarms; its listener rules are updated in place (`moved` block); the log group {log_group} is kept"
+                )
+            else:
+                warnings.append(
+                    f"{where}: {name!r} is no longer in the catalog: the apply deletes its ECS service (its tasks "
+                    f"stop), listener rules, target group, roles, security group and alarms; the log group "
+                    f"{log_group} is kept until you delete it"
+                )
+        for svc in deployment.services:
+            previous = before.get(svc.name) or before.get(svc.service.renamed_from or "")
+            if previous and previous.port is not None and svc.service.port is not None and previous.port != svc.service.port:
+                warnings.append(
+                    f"{where}: {svc.name!r} moves from port {previous.port} to {svc.service.port}: the security-group "
+                    f"rules switch to the new port at once, so tasks still listening on {previous.port} get no traffic "
+                    f"from the load balancer or their callers until the rolling deployment has replaced them"
+                )
+    return warnings

@@ -1,0 +1,101 @@
+"""Applies catalog edits one at a time to an applied environment and judges each plan.
+
+Each edit goes the way a team's change goes: edit the catalog, `render`, stock
+`terraform plan`, read the plan (`terraform show -json`), `terraform apply` of that
+plan, then a re-plan that must be empty.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+
+from change_safety import Edit, PlanSummary, load_plan_json, summarise_plan
+from checks import World, assert_applied_world_matches
+from generator import api
+from generator.loader import load_catalog
+from generator.model import Deployment
+from harness import terraform
+
+PARALLELISM = "-parallelism=4"
+OVERRIDES = ("emulator_override.tf", "backend_override.tf")
+RESULTS: list[tuple[str, PlanSummary, str, float]] = []
+
+
+def _replace_tree(rendered: Path, root: Path) -> None:
+    """Put the newly rendered Terraform files in place; keep state, `.terraform/` and the overrides."""
+    tree = root.parent.parent
+    for old in tree.rglob("*.tf"):
+        if old.name not in OVERRIDES:
+            old.unlink()
+    for new in rendered.rglob("*.tf"):
+        target = tree / new.relative_to(rendered)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(new, target)
+
+
+def run_edits(catalog_path: Path, environment: str, edits: tuple[Edit, ...], root: Path, url: str,
+              env: dict[str, str], workdir: Path, world: World) -> Deployment:
+    """Apply `edits` cumulatively; fail on the first unsafe plan, failed apply or non-empty re-plan.
+    Return the final catalog's deployment (for the destroy checks)."""
+    data = copy.deepcopy(load_catalog(catalog_path).data)
+    failures: list[str] = []
+    deployment = None
+    for number, edit in enumerate(edits, 1):
+        started = time.monotonic()
+        edit.change(data)
+        step = workdir / f"edit-{number:02d}"
+        step.mkdir()
+        catalog_file = step / catalog_path.name
+        catalog_file.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        if edit.prepare:
+            edit.prepare(world, environment)
+        rendered = step / "out"
+        api.render(catalog_file, rendered)
+        _replace_tree(rendered, root)
+
+        planned = terraform(["plan", "-input=false", "-out=edit.tfplan", PARALLELISM], root, env, 900)
+        assert planned.returncode == 0, f"[{edit.name}] plan failed:\n{planned.stdout[-3000:]}{planned.stderr[-4000:]}"
+        shown = terraform(["show", "-json", "edit.tfplan"], root, env, 300)
+        summary = summarise_plan(load_plan_json(shown.stdout), edit.removes)
+        if summary.unsafe:
+            failures.append(f"{edit.name}: " + "; ".join(summary.unsafe))
+
+        applied = terraform(["apply", "-input=false", PARALLELISM, "edit.tfplan"], root, env, 1200)
+        assert applied.returncode == 0, f"[{edit.name}] apply failed:\n{applied.stdout[-3000:]}{applied.stderr[-4000:]}"
+        replanned = terraform(["plan", "-detailed-exitcode", "-input=false", PARALLELISM], root, env, 900)
+        replan = {0: "empty", 2: "NOT EMPTY"}.get(replanned.returncode, f"failed ({replanned.returncode})")
+        if replanned.returncode != 0:
+            failures.append(f"{edit.name}: re-plan {replan}:\n{replanned.stdout[-2500:]}{replanned.stderr[-1500:]}")
+        if edit.verify:
+            try:
+                edit.verify(world, environment)
+            except AssertionError as error:
+                failures.append(f"{edit.name}: not applied as the catalog says: {error}")
+        seconds = time.monotonic() - started
+        RESULTS.append((edit.name, summary, replan, seconds))
+        print(f"    [day-2] {edit.name}: +{summary.add} ~{summary.change} -{summary.destroy}, "
+              f"unsafe {len(summary.unsafe)}, re-plan {replan}, {seconds:.1f} s", flush=True)
+        catalog = api.validate(catalog_file)
+        deployment = catalog.deployment(next(e for e in catalog.environments if e.name == environment))
+
+    assert deployment is not None
+    # After all edits, the world is what the final catalog describes (and nothing more).
+    assert_applied_world_matches(url, deployment)
+    assert not failures, "day-2 edits that are not safe:\n" + "\n".join(failures)
+    return deployment
+
+
+def summary_lines() -> list[str]:
+    if not RESULTS:
+        return []
+    lines = ["", "day-2 change safety (orbit live; each edit: render, plan, apply, re-plan)",
+             f"{'edit':<34} {'add':>4} {'change':>6} {'destroy':>7}  {'unsafe':<40} {'re-plan':<10} {'s':>6}"]
+    for name, summary, replan, seconds in RESULTS:
+        unsafe = ", ".join(summary.unsafe) or "none"
+        lines.append(f"{name:<34} {summary.add:>4} {summary.change:>6} {summary.destroy:>7}  {unsafe:<40} {replan:<10} {seconds:6.1f}")
+    return lines

@@ -1,0 +1,275 @@
+"""Every module's wiring, followed from the catalog file through the environment root into
+the resources, and compared with the catalog and the design document.
+
+Expectations come from two places only: the raw catalog YAML (read here with PyYAML, not
+through the generator) and the numbers of `shared/design/ecs-fargate-architecture.md`
+written out below. The generator's model is never asked what the output should be, so a
+bug in the model, in a root template or in a module shows up the same way.
+
+The resolver follows plain references (`var.x.y`, `each.value.x`, `<block>.value.x`) from a
+module's resources back to the values the root passes in; that is all the modules use for
+the attributes checked here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG
+from hcl_reading import blocks, literal, load, resources
+
+# Design section 6.1 (autoscaling), 8.3 (alarms), 9.1 (deployments), 4.1 (health check).
+DESIGN_AUTOSCALING = {"cpu_target": 70, "memory_target": 80, "scale_in_cooldown": 300, "scale_out_cooldown": 60}
+DESIGN_HEALTH_PATH = "/health"
+DESIGN_CPU_ALARM = {"threshold": 85, "period": 60, "evaluation_periods": 5}      # "CPU > 85 %, 5 min"
+DESIGN_MEMORY_ALARM = {"threshold": 90, "period": 60, "evaluation_periods": 5}   # "Memory > 90 %, 5 min"
+DESIGN_5XX_ALARM = {"threshold": 1, "period": 60, "evaluation_periods": 1}       # "5xx > 1 %, 1 min"
+
+CASES = [(NEXUS_CATALOG, COMMITTED_OUT), (ORBIT_CATALOG, GOLDEN_TREE)]
+_REFERENCE = re.compile(r"^\$\{([a-z_]+(?:\.[a-z_]+)+)\}$")
+
+
+def raw_catalog(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def resolve(expression: Any, scope: dict[str, Any]) -> Any:
+    """The value of a plain reference (`${var.autoscaling.cpu_target}`) in `scope`, or the literal."""
+    if isinstance(expression, str):
+        match = _REFERENCE.match(expression)
+        if match:
+            head, *rest = match.group(1).split(".")
+            if head not in scope:
+                raise AssertionError(f"{expression} is not a plain reference into {sorted(scope)}")
+            value = scope[head]
+            for part in rest:
+                value = value[part]
+            return value
+    return literal(expression)
+
+
+def dynamic(body: dict[str, Any], name: str) -> dict[str, Any]:
+    found = [block[f'"{name}"'] for block in body.get("dynamic", []) if f'"{name}"' in block]
+    assert len(found) == 1, f"expected one dynamic {name!r} block"
+    return found[0]
+
+
+def service_modules(out: Path, env_name: str) -> dict[str, dict[str, Any]]:
+    modules = blocks(load(out / "environments" / env_name / "services.tf"), "module")
+    return {literal(module["name"]): literal(module) for module in modules.values()}
+
+
+def expected_sizing(data: dict[str, Any], service: dict[str, Any]) -> dict[str, int]:
+    group = data["groups"][service["group"]]
+    return {**data["sizing"][service.get("sizing", group["sizing"])], **service.get("resources", {})}
+
+
+def expected_autoscaling(data: dict[str, Any], service: dict[str, Any]) -> dict[str, float]:
+    return {**DESIGN_AUTOSCALING, **data.get("defaults", {}).get("autoscaling", {}), **service.get("autoscaling", {})}
+
+
+@pytest.fixture(scope="module", params=CASES, ids=["nexus", "orbit"])
+def case(request: pytest.FixtureRequest) -> tuple[dict[str, Any], Path]:
+    catalog_path, out = request.param
+    return raw_catalog(catalog_path), out
+
+
+@pytest.fixture(scope="module")
+def service_resources() -> dict[tuple[str, str], Any]:
+    return resources(load(COMMITTED_OUT / "modules" / "ecs-service" / "main.tf"))
+
+
+def _each_service(data: dict[str, Any], out: Path):
+    for env_name, env in data["environments"].items():
+        modules = service_modules(out, env_name)
+        for name, service in data["services"].items():
+            yield env_name, env, name, service, {"var": modules[name]}
+
+
+def test_autoscaling_targets_and_all_four_cooldowns(case: tuple[dict[str, Any], Path], service_resources: dict) -> None:
+    data, out = case
+    target = service_resources[("aws_appautoscaling_target", "this")]
+    cpu = service_resources[("aws_appautoscaling_policy", "cpu")]["target_tracking_scaling_policy_configuration"][0]
+    memory = service_resources[("aws_appautoscaling_policy", "memory")]["target_tracking_scaling_policy_configuration"][0]
+    for _, _, name, service, scope in _each_service(data, out):
+        want = expected_autoscaling(data, service)
+        sizing = expected_sizing(data, service)
+        assert (resolve(target["min_capacity"], scope), resolve(target["max_capacity"], scope)) == (
+            sizing["min_tasks"], sizing["max_tasks"]), name
+        got_cpu = {key: resolve(cpu[key], scope) for key in ("target_value", "scale_in_cooldown", "scale_out_cooldown")}
+        got_memory = {key: resolve(memory[key], scope) for key in ("target_value", "scale_in_cooldown", "scale_out_cooldown")}
+        assert got_cpu == {"target_value": want["cpu_target"], "scale_in_cooldown": want["scale_in_cooldown"],
+                           "scale_out_cooldown": want["scale_out_cooldown"]}, name
+        assert got_memory == {"target_value": want["memory_target"], "scale_in_cooldown": want["scale_in_cooldown"],
+                              "scale_out_cooldown": want["scale_out_cooldown"]}, name
+
+
+def test_alarms_follow_the_design(case: tuple[dict[str, Any], Path], service_resources: dict) -> None:
+    data, out = case
+    alarms = {name: body for (kind, name), body in service_resources.items() if kind == "aws_cloudwatch_metric_alarm"}
+    for key, want in (("cpu_high", DESIGN_CPU_ALARM), ("memory_high", DESIGN_MEMORY_ALARM)):
+        assert {field: alarms[key][field] for field in want} == want, key
+    rate = alarms["target_5xx_rate"]
+    assert (rate["threshold"], rate["evaluation_periods"]) == (DESIGN_5XX_ALARM["threshold"], DESIGN_5XX_ALARM["evaluation_periods"])
+    periods = [query["metric"][0]["period"] for query in rate["metric_query"] if "metric" in query]
+    assert periods == [DESIGN_5XX_ALARM["period"]] * 2
+    hosts = alarms["healthy_hosts_low"]
+    assert (hosts["period"], hosts["evaluation_periods"]) == (60, 1)  # "Healthy Hosts < min: immediate"
+    for _, _, name, service, scope in _each_service(data, out):
+        assert resolve(hosts["threshold"], scope) == expected_sizing(data, service)["min_tasks"], name
+    for paging in ("target_5xx_rate", "healthy_hosts_low"):
+        assert alarms[paging]["alarm_actions"] == ["${var.alerts_topic_arn}", "${var.paging_topic_arn}"]
+    for alerting in ("cpu_high", "memory_high"):
+        assert alarms[alerting]["alarm_actions"] == ["${var.alerts_topic_arn}"]
+
+
+def test_listener_rules_priorities_hosts_and_paths(case: tuple[dict[str, Any], Path], service_resources: dict) -> None:
+    data, out = case
+    rule = service_resources[("aws_lb_listener_rule", "this")]
+    assert rule["for_each"] == "${var.listener_rules}"
+    host_condition, path_condition = (block['"condition"'] for block in rule["dynamic"])
+    assert "each.value.hosts" in host_condition["for_each"] and "host_header" in host_condition["content"][0]
+    assert "each.value.paths" in path_condition["for_each"] and "path_pattern" in path_condition["content"][0]
+    for env_name, env, name, service, scope in _each_service(data, out):
+        routes = service.get("routes", [])
+        rules = scope["var"].get("listener_rules", {})
+        assert len(rules) == len(routes), name
+        got = sorted((resolve(rule["priority"], {"each": {"value": value}}), tuple(value["hosts"]), tuple(value["paths"]))
+                     for value in rules.values())
+        want = sorted((route["priority"], tuple(f"{label}.{env['domain']}" for label in route.get("hosts", [])),
+                       tuple(route.get("paths", []))) for route in routes)
+        assert got == want, (env_name, name)
+
+
+def test_health_checks_use_the_catalog_path(case: tuple[dict[str, Any], Path], service_resources: dict) -> None:
+    data, out = case
+    target_group = service_resources[("aws_lb_target_group", "this")]
+    health = target_group["health_check"][0]
+    for env_name, _, name, service, scope in _each_service(data, out):
+        if "port" not in service:
+            continue
+        want = service.get("health_check_path", data.get("defaults", {}).get("health_check_path", DESIGN_HEALTH_PATH))
+        assert resolve(health["path"], scope) == want, (env_name, name)
+        assert scope["var"]["health_check_path"] == want
+
+
+def test_deployment_capacity_and_network(case: tuple[dict[str, Any], Path], service_resources: dict) -> None:
+    data, out = case
+    ecs = service_resources[("aws_ecs_service", "this")]
+    assert (ecs["deployment_maximum_percent"], ecs["deployment_minimum_healthy_percent"]) == (200, 100)  # design 9.1
+    assert literal(ecs["deployment_circuit_breaker"][0]) == {"enable": True, "rollback": True}
+    assert ecs["network_configuration"][0]["assign_public_ip"] is False  # tasks live in private subnets (1.1)
+    strategy = dynamic(ecs, "capacity_provider_strategy")
+    assert strategy["for_each"] == "${var.capacity_provider_strategy}"
+    content = strategy["content"][0]
+    for env_name, _, name, service, scope in _each_service(data, out):
+        group = data["groups"][service["group"]]
+        shares = {}
+        for entry in scope["var"]["capacity_provider_strategy"]:
+            inner = {"capacity_provider_strategy": {"value": entry}}
+            shares[resolve(content["capacity_provider"], inner)] = (resolve(content["weight"], inner), resolve(content["base"], inner))
+        spot = group["spot_percentage"]
+        divisor = math.gcd(spot, 100 - spot)
+        want = {}
+        if spot < 100 or group.get("on_demand_base", 0):
+            want["FARGATE"] = ((100 - spot) // divisor, group.get("on_demand_base", 0))
+        if spot:
+            want["FARGATE_SPOT"] = (spot // divisor, 0)
+        assert shares == want, (env_name, name)
+
+
+def test_service_connect_alias(case: tuple[dict[str, Any], Path], service_resources: dict) -> None:
+    data, out = case
+    connect = service_resources[("aws_ecs_service", "this")]["service_connect_configuration"][0]
+    published = dynamic(connect, "service")["content"][0]
+    alias = published["client_alias"][0]
+    for env_name, _, name, service, scope in _each_service(data, out):
+        if "port" not in service:
+            assert scope["var"]["container_port"] is None
+            continue
+        # Design 5.2: services call each other as `<name>:<port>`.
+        assert (resolve(alias["dns_name"], scope), resolve(alias["port"], scope)) == (name, service["port"]), (env_name, name)
+        assert resolve(published["discovery_name"], scope) == name
+
+
+def test_secrets_and_logs(case: tuple[dict[str, Any], Path], service_resources: dict) -> None:
+    data, out = case
+    definition = load(COMMITTED_OUT / "modules" / "ecs-service" / "main.tf")["locals"][0]["container_definition"]
+    assert "secrets     = [for name in sort(keys(var.secrets)) : { name = name, valueFrom = data.aws_secretsmanager_secret.this[name].arn }]" in (
+        COMMITTED_OUT / "modules" / "ecs-service" / "main.tf").read_text()
+    assert "sort(keys(var.secrets))" in definition
+    lookup = resources(load(COMMITTED_OUT / "modules" / "ecs-service" / "main.tf"), "data")[("aws_secretsmanager_secret", "this")]
+    assert (lookup["for_each"], lookup["name"]) == ("${var.secrets}", "${each.value}")
+    log_group = service_resources[("aws_cloudwatch_log_group", "this")]
+    for env_name, env, name, service, scope in _each_service(data, out):
+        assert scope["var"]["secrets"] == {var: env["secret_prefix"] + secret for var, secret in service.get("secrets", {}).items()}
+        assert resolve(log_group["retention_in_days"], scope) == env["log_retention_days"], (env_name, name)
+        # Design 8.1: /ecs/nexus-{environment}/{service-name}
+        assert resolve(log_group["name"], scope) == f"/ecs/{data['platform']['name']}-{env_name}/{name}"
+
+
+def test_security_group_sources() -> None:
+    """Design 7.1: the ALB takes 443 (and 80 to redirect) from anywhere; a service's port is open to
+    the ALB's group (when routed) and to the groups of the services that call it; nothing else."""
+    found = resources(load(COMMITTED_OUT / "modules" / "security-groups" / "main.tf"))
+    cidr_ingress = {name: body for (kind, name), body in found.items()
+                    if kind == "aws_vpc_security_group_ingress_rule" and "cidr_ipv4" in body}
+    assert {name: (body["from_port"], literal(body["cidr_ipv4"])) for name, body in cidr_ingress.items()} == {
+        "alb_https": (443, "0.0.0.0/0"), "alb_http": (80, "0.0.0.0/0")}
+    from_alb = found[("aws_vpc_security_group_ingress_rule", "service_from_alb")]
+    assert (from_alb["security_group_id"], from_alb["referenced_security_group_id"]) == (
+        "${aws_security_group.service[each.key].id}", "${aws_security_group.alb.id}")
+    assert from_alb["from_port"] == from_alb["to_port"] == "${each.value.port}"
+    from_caller = found[("aws_vpc_security_group_ingress_rule", "service_from_caller")]
+    assert (from_caller["security_group_id"], from_caller["referenced_security_group_id"]) == (
+        "${aws_security_group.service[each.value.callee].id}", "${aws_security_group.service[each.value.caller].id}")
+    assert from_caller["from_port"] == from_caller["to_port"] == "${var.services[each.value.callee].port}"
+    to_callee = found[("aws_vpc_security_group_egress_rule", "service_to_callee")]
+    assert (to_callee["security_group_id"], to_callee["referenced_security_group_id"]) == (
+        "${aws_security_group.service[each.value.caller].id}", "${aws_security_group.service[each.value.callee].id}")
+    for name in ("service_to_data_store", "data_store_from_service"):
+        rule = found[("aws_vpc_security_group_egress_rule" if name.startswith("service") else "aws_vpc_security_group_ingress_rule", name)]
+        assert rule["from_port"] == rule["to_port"] == "${var.data_stores[each.value.store].port}", name
+
+
+def test_security_group_inputs_match_the_catalog(case: tuple[dict[str, Any], Path]) -> None:
+    data, out = case
+    for env_name in data["environments"]:
+        module = literal(blocks(load(out / "environments" / env_name / "main.tf"), "module")["security_groups"])
+        for name, service in data["services"].items():
+            entry = module["services"][name]
+            assert entry["port"] == service.get("port"), (env_name, name)
+            assert entry["calls"] == service.get("calls", [])
+        for store, body in data["data_stores"].items():
+            assert module["data_stores"][store]["port"] == body["port"]
+
+
+def test_iam_resources_are_scoped() -> None:
+    text = (COMMITTED_OUT / "modules" / "iam" / "main.tf").read_text()
+    found = resources(load(COMMITTED_OUT / "modules" / "iam" / "main.tf"), "data")
+    execution = found[("aws_iam_policy_document", "execution")]
+    reads = dynamic(execution, "statement")["content"][0]
+    assert literal(reads["actions"]) == ["secretsmanager:GetSecretValue"]
+    # Only the service's own secrets, by the name-?????? pattern (ARNs end in a random suffix).
+    assert reads["resources"] == '${[for name in each.value.secret_names : "${local.secret_arn_prefix}${name}-??????"]}'
+    task = found[("aws_iam_policy_document", "task")]
+    objects = [block['"statement"']["content"][0] for block in task["dynamic"]
+               if literal(block['"statement"']["content"][0].get("sid")) == "ReadObjects"][0]
+    assert literal(objects["actions"]) == ["s3:GetObject"]
+    assert objects["resources"] == '${[for arn in each.value.s3_read_bucket_arns : "${arn}/*"]}'
+    assert '"*"' not in re.sub(r'resources = \["\*"\] # [^\n]*', "", text).replace('"${arn}/*"', "")
+
+
+def test_alb_listeners_and_cluster_settings() -> None:
+    alb = resources(load(COMMITTED_OUT / "modules" / "alb" / "main.tf"))
+    redirect = alb[("aws_lb_listener", "http_redirect")]["default_action"][0]["redirect"][0]
+    assert literal(redirect) == {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}
+    assert alb[("aws_lb", "this")]["enable_http2"] is True  # design 3.1
+    cluster = resources(load(COMMITTED_OUT / "modules" / "ecs-cluster" / "main.tf"))
+    assert literal(cluster[("aws_ecs_cluster", "this")]["setting"][0]) == {"name": "containerInsights", "value": "enabled"}
