@@ -9,7 +9,7 @@ export TF_PLUGIN_MIRROR ?= /opt/tf-plugins
 
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: render test check validate golden e2e bench scan clean
+.PHONY: render test check validate golden e2e bench scan mutation clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ scan: $(CHECKOV_VENV)/.installed  ## Security scan of out/
 
 bench: $(BIN)/.installed  ## Speed table: nexus and synthetic 100/1,000/5,000-service catalogs
 	$(BIN)/python tests/bench/benchmark.py
+
+mutation: $(BIN)/.installed $(CHECKOV_VENV)/.installed  ## Plant one-line bugs; table of which `make test` catches (>= 90 %)
+	cd tests/mutation && ../../$(BIN)/python run.py --jobs 2
 
 golden: $(BIN)/.installed  ## Refresh the golden tree after an intended change
 	$(BIN)/python -m generator render --catalog tests/fixtures/orbit.yaml --out tests/fixtures/golden

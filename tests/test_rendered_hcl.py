@@ -35,8 +35,10 @@ def test_every_tf_file_parses(rendered: tuple[dict[str, Any], Path]) -> None:
     _, out = rendered
     files = sorted(out.rglob("*.tf"))
     assert len(files) >= 20
+    expected_blocks = {"main.tf": {"resource", "module", "data"}, "services.tf": {"module"}, "variables.tf": {"variable"},
+                       "outputs.tf": {"output"}, "versions.tf": {"terraform"}}
     for path in files:
-        assert isinstance(load(path), dict), path
+        assert set(load(path)) & expected_blocks[path.name], f"{path}: none of the blocks a {path.name} holds"
 
 
 def test_each_service_module_carries_its_catalog_facts(rendered: tuple[dict[str, Any], Path]) -> None:

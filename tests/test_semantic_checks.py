@@ -233,7 +233,9 @@ def test_fargate_pairs_follow_the_aws_table(cpu: int, memory: int, accepted: boo
 def test_broader_rule_after_the_narrow_one_is_fine(tmp_path: Path) -> None:
     data = nexus_data()  # /api/* (900) after /api/v1/auth/* (100) is the design's order
     path = write_yaml(tmp_path / "catalog.yaml", data)
-    assert api.validate(path)
+    catalog = api.validate(path)  # raises CatalogError if the order were taken as shadowing
+    priorities = {svc.name: [route.priority for route in svc.routes] for svc in catalog.services}
+    assert (priorities["auth-service"], priorities["api-gateway"]) == ([100], [900])
 
 
 def test_wildcard_host_shadows_concrete_host(tmp_path: Path) -> None:

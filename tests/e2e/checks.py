@@ -115,9 +115,9 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
         if model.load_balanced:
             group = world.elbv2.describe_target_groups(Names=[svc.names.target_group])["TargetGroups"][0]
             # The group's own port is a fixed placeholder (ECS registers each task with its container
-                # port); health checks go to the port the target was registered with.
-                assert (group["TargetType"], group["HealthCheckPath"]) == ("ip", model.health_check_path)
-                assert group.get("HealthCheckPort", "traffic-port") == "traffic-port"
+            # port); health checks go to the port the target was registered with.
+            assert (group["TargetType"], group["HealthCheckPath"]) == ("ip", model.health_check_path)
+            assert group.get("HealthCheckPort", "traffic-port") == "traffic-port"
             assert service["loadBalancers"][0]["targetGroupArn"] == group["TargetGroupArn"]
             for rule in svc.listener_rules:
                 applied = rules_by_priority.pop(rule.priority)

@@ -58,6 +58,9 @@ def run_edits(catalog_path: Path, environment: str, edits: tuple[Edit, ...], roo
         api.render(catalog_file, rendered)
         _replace_tree(rendered, root)
 
+        # As a team's pipeline does: a new service is a new module call, which needs `init`.
+        initialised = terraform(["init", "-input=false"], root, env, 300)
+        assert initialised.returncode == 0, f"[{edit.name}] init failed:\n{initialised.stderr[-3000:]}"
         planned = terraform(["plan", "-input=false", "-out=edit.tfplan", PARALLELISM], root, env, 900)
         assert planned.returncode == 0, f"[{edit.name}] plan failed:\n{planned.stdout[-3000:]}{planned.stderr[-4000:]}"
         shown = terraform(["show", "-json", "edit.tfplan"], root, env, 300)

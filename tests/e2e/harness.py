@@ -32,6 +32,7 @@ ENDPOINT_SERVICES = (
     "s3", "secretsmanager", "servicediscovery", "sns", "sts", "wafv2",
 )
 AVAILABILITY_ZONE_LETTERS = ("a", "b", "c")
+REPLAYS: list[str] = []  # requests the emulator answered from its replay memory (moto_server.py)
 
 
 def free_port() -> int:
@@ -70,6 +71,12 @@ def emulator() -> Iterator[str]:
             print(f"    emulator log of the failed run kept at {kept}", flush=True)
             raise
     finally:
+        with contextlib.suppress(OSError):
+            replayed = [line for line in Path(log.name).read_text(errors="replace").splitlines() if line.startswith("REPLAYED")]
+            REPLAYS.extend(replayed)
+            print(f"    emulator answered {len(replayed)} repeated mutating request(s) with the first answer", flush=True)
+            for line in replayed[:20]:
+                print(f"      {line}", flush=True)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:

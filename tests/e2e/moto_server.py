@@ -140,7 +140,7 @@ def _serialise_requests() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     lock = threading.Lock()
-    answered: dict[tuple[Any, ...], tuple[float, str, list[tuple[str, str]], bytes]] = {}
+    answered: dict[tuple[Any, ...], tuple[float, str, list[tuple[str, str]], bytes, str | None]] = {}
     original = DomainDispatcherApplication.__call__
 
     def locked(self: Any, environ: Any, start_response: Any) -> Any:
@@ -153,7 +153,12 @@ def _serialise_requests() -> None:
             now = time.monotonic()
             previous = answered.get(key) if mutating else None
             if previous and now - previous[0] < _REPLAY_SECONDS:
-                _, status, headers, content = previous
+                _, status, headers, content, _ = previous
+                # Evidence for the harness: which requests arrived twice, and how long apart.
+                print(f"REPLAYED {_action(environ, body).decode()} {environ.get('PATH_INFO')} after "
+                      f"{now - previous[0]:.2f} s; amz-sdk-request {environ.get('HTTP_AMZ_SDK_REQUEST', '-')!r}, "
+                      f"same invocation id as the first: {environ.get('HTTP_AMZ_SDK_INVOCATION_ID') == previous[4]}",
+                      file=sys.stderr, flush=True)
                 start_response(status, headers)
                 return [content]
             captured: dict[str, Any] = {}
@@ -166,7 +171,8 @@ def _serialise_requests() -> None:
             if mutating and captured.get("status", "").startswith("2"):
                 for stale in [k for k, v in answered.items() if now - v[0] >= _REPLAY_SECONDS]:
                     del answered[stale]
-                answered[key] = (now, captured["status"], captured["headers"], content)
+                answered[key] = (now, captured["status"], captured["headers"], content,
+                                 environ.get("HTTP_AMZ_SDK_INVOCATION_ID"))
             return [content]
 
     DomainDispatcherApplication.__call__ = locked
