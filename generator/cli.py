@@ -1,4 +1,4 @@
-"""Command line: `python -m generator validate|render`."""
+"""Command line: `python -m generator validate|render|migration-plan|migration-check`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from generator import api
+from generator.model import Catalog, Environment
 
 CATALOG_OPTION = click.option(
     "--catalog",
@@ -56,3 +57,61 @@ def render(catalog_path: Path, out_dir: Path, check: bool) -> None:
         click.echo(f"{out_dir} is already up to date; nothing written")
     else:
         click.echo(f"{out_dir}: {len(diff.added)} added, {len(diff.changed)} changed, {len(diff.removed)} removed")
+
+
+ENV_OPTION = click.option("--env", "environment_name", required=True, help="Environment of the catalog, e.g. prod.")
+
+
+def _environment(catalog: Catalog, name: str) -> Environment:
+    for environment in catalog.environments:
+        if environment.name == name:
+            return environment
+    known = ", ".join(environment.name for environment in catalog.environments)
+    raise click.ClickException(f"unknown environment {name!r}; the catalog has: {known}")
+
+
+@main.command("migration-plan")
+@CATALOG_OPTION
+@ENV_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {environment, waves: [{wave, services: [{name, ecs_percent}]}]}.")
+def migration_plan(catalog_path: Path, environment_name: str, as_json: bool) -> None:
+    """Waves in which services move from Kubernetes to ECS, with each one's share and next step."""
+    import json
+
+    from generator import migration
+
+    catalog = api.validate(catalog_path)
+    environment = _environment(catalog, environment_name)
+    waves = migration.plan_waves(catalog, environment)
+    if as_json:
+        click.echo(json.dumps(migration.as_json(environment, waves), indent=2))
+    else:
+        click.echo(migration.as_text(environment, waves))
+
+
+@main.command("migration-check")
+@CATALOG_OPTION
+@ENV_OPTION
+@click.option("--service", "service_name", default=None, help="Check one service; default: every service on ECS there.")
+def migration_check(catalog_path: Path, environment_name: str, service_name: str | None) -> None:
+    """Check in AWS that a service may take its next migration step: tasks, targets, alarms, secrets, image."""
+    from generator import migration_check as checks
+
+    catalog = api.validate(catalog_path)
+    environment = _environment(catalog, environment_name)
+    deployment = catalog.deployment(environment)
+    if service_name is not None and service_name not in {svc.name for svc in deployment.services}:
+        if service_name in {service.name for service in catalog.services}:
+            raise click.ClickException(f"{service_name!r} is not on ECS in {environment_name!r} yet; "
+                                       "nothing to check until its first step (`migration: {name: 10}`)")
+        raise click.ClickException(f"unknown service {service_name!r}")
+    try:
+        results = checks.run_checks(deployment, service_name)
+    except checks.AwsUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    for result in results:
+        click.echo(result.line())
+    failed = [result for result in results if not result.passed]
+    click.echo(f"{len(results) - len(failed)} of {len(results)} checks passed")
+    if failed:
+        sys.exit(1)

@@ -74,6 +74,7 @@ class Service:
     data_stores: tuple[str, ...]
     s3_read_buckets: tuple[str, ...]
     autoscaling: Autoscaling
+    critical: bool
     source: CatalogPath
 
     @property
@@ -92,6 +93,54 @@ class Lookup:
     def from_catalog(cls, raw: dict[str, Any], id_key: str = "id") -> "Lookup":
         given = raw.get(id_key)
         return cls(id=tuple(given) if isinstance(given, list) else given, tags=tuple(sorted(raw.get("tags", {}).items())))
+
+
+@dataclass(frozen=True)
+class LegacyIngress:
+    addresses: tuple[str, ...]
+    port: int
+    protocol: str
+    health_check_path: str
+    dns_alias_name: str | None
+    dns_alias_zone_id: str | None
+
+
+@dataclass(frozen=True)
+class Legacy:
+    """The Kubernetes side of an environment during the migration (design Phase 4)."""
+
+    ingress: LegacyIngress
+    service_url: str | None
+    cluster_cidrs: tuple[str, ...]
+
+    def url_of(self, service: str) -> str | None:
+        return None if self.service_url is None else self.service_url.replace("{service}", service)
+
+
+# Where a service's requests go in an environment with a legacy side.
+ON_KUBERNETES = "kubernetes"  # not on ECS at all; its routes forward to the ingress
+SPLIT = "split"               # on ECS and Kubernetes, weighted
+ON_ECS = "ecs"                # on ECS only (no legacy side, or decommissioned)
+
+
+@dataclass(frozen=True)
+class MigrationStep:
+    state: str
+    ecs_percent: int
+    stickiness_seconds: int | None
+    source: CatalogPath | None
+
+    @classmethod
+    def from_catalog(cls, raw: Any, source: CatalogPath) -> "MigrationStep":
+        if raw == "ecs":
+            return cls(ON_ECS, 100, None, source)
+        if isinstance(raw, dict):
+            return cls(SPLIT, raw["ecs_percent"], raw.get("stickiness_seconds"), source)
+        return cls(SPLIT, raw, None, source)
+
+
+NOT_MIGRATED = MigrationStep(ON_KUBERNETES, 0, None, None)
+FULLY_ON_ECS = MigrationStep(ON_ECS, 100, None, None)
 
 
 @dataclass(frozen=True)
@@ -114,7 +163,21 @@ class Environment:
     pagerduty_endpoint: str
     state_bucket: str | None
     tags: tuple[tuple[str, str], ...]
+    legacy: Legacy | None
+    migration: tuple[tuple[str, MigrationStep], ...]
+    dns: tuple[tuple[str, str], ...]
     source: CatalogPath
+
+    def step_of(self, service: str) -> MigrationStep:
+        """Where `service`'s requests go here. Without a legacy side everything is on ECS; with one,
+        a service the catalog does not name stays on Kubernetes (nothing moves by surprise)."""
+        if self.legacy is None:
+            return FULLY_ON_ECS
+        return dict(self.migration).get(service, NOT_MIGRATED)
+
+    def dns_mode(self, label: str) -> str:
+        """`alb` (record managed, pointing at the load balancer) or `unmanaged`."""
+        return dict(self.dns).get(label, "unmanaged" if self.legacy else "alb")
 
 
 @dataclass(frozen=True)
@@ -226,6 +289,7 @@ def _build_service(
         data_stores=tuple(raw.get("data_stores", ())),
         s3_read_buckets=tuple(raw.get("s3_read_buckets", ())),
         autoscaling=Autoscaling(**{**autoscaling_defaults, **raw.get("autoscaling", {})}),
+        critical=raw.get("critical", group.get("critical", False)),
         source=source,
     )
 
@@ -252,7 +316,29 @@ def _build_environment(name: str, raw: dict[str, Any]) -> Environment:
         pagerduty_endpoint=raw["alerting"]["pagerduty_endpoint"],
         state_bucket=raw.get("backend", {}).get("bucket"),
         tags=tuple(sorted(raw.get("tags", {}).items())),
+        legacy=_build_legacy(raw["legacy"]) if "legacy" in raw else None,
+        migration=tuple(
+            (service, MigrationStep.from_catalog(step, ("environments", name, "migration", service)))
+            for service, step in sorted(raw.get("migration", {}).items())
+        ),
+        dns=tuple(sorted(raw.get("dns", {}).items())),
         source=("environments", name),
+    )
+
+
+def _build_legacy(raw: dict[str, Any]) -> Legacy:
+    ingress = raw["ingress"]
+    return Legacy(
+        ingress=LegacyIngress(
+            addresses=tuple(ingress["addresses"]),
+            port=ingress.get("port", 443),
+            protocol=ingress.get("protocol", "HTTPS"),
+            health_check_path=ingress.get("health_check_path", "/healthz"),
+            dns_alias_name=ingress.get("dns_alias", {}).get("name"),
+            dns_alias_zone_id=ingress.get("dns_alias", {}).get("zone_id"),
+        ),
+        service_url=raw.get("service_url"),
+        cluster_cidrs=tuple(raw.get("cluster_cidrs", ())),
     )
 
 
@@ -280,6 +366,33 @@ class ListenerRule:
 
 
 @dataclass(frozen=True)
+class Traffic:
+    """Weighted forward of a service's listener rules between ECS and the Kubernetes ingress."""
+
+    ecs_weight: int
+    legacy_weight: int
+    stickiness_seconds: int | None
+
+
+@dataclass(frozen=True)
+class LegacyRoute:
+    """A listener rule of a service still on Kubernetes: it forwards to the ingress, so that a
+    broader rule of a service already on ECS (e.g. `/api/*`) does not take its requests."""
+
+    service: str
+    rule: ListenerRule
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}/{self.rule.key}"
+
+
+def url_variable(service: str) -> str:
+    """Environment variable that carries a callee's URL: `user-service` -> `USER_SERVICE_URL`."""
+    return service.upper().replace("-", "_") + "_URL"
+
+
+@dataclass(frozen=True)
 class DeployedService:
     service: Service
     names: ServiceNames
@@ -290,6 +403,19 @@ class DeployedService:
     environment: tuple[tuple[str, str], ...]
     s3_read_bucket_arns: tuple[str, ...]
     callers: tuple[str, ...]
+    step: MigrationStep
+    # None: the rules forward to the ECS target group alone.
+    traffic: Traffic | None
+    # `<CALLEE>_URL` per callee: Service Connect once the callee takes all its requests on ECS,
+    # the legacy URL before that.
+    callee_urls: tuple[tuple[str, str], ...]
+    # Callees that run on ECS here: their ports are opened to this service.
+    ecs_callees: tuple[str, ...]
+    # Some callee is reached through the Kubernetes ingress: egress to it is opened.
+    calls_legacy: bool
+    # (legacy rule key, rule key) of the rules that forwarded to Kubernetes before this
+    # service ran on ECS, for `moved` blocks; empty outside a migrating environment.
+    rules_moved_from_legacy: tuple[tuple[str, str], ...]
 
     @property
     def name(self) -> str:
@@ -319,16 +445,21 @@ class Deployment:
     environment: Environment
     names: EnvironmentNames
     services: tuple[DeployedService, ...]
+    legacy_routes: tuple[LegacyRoute, ...]
 
     @property
     def platform(self) -> Platform:
         return self.catalog.platform
 
     @property
-    def hostnames(self) -> tuple[str, ...]:
-        """Every concrete host name a rule matches (wildcards excluded), for DNS records."""
-        hosts = {host for svc in self.services for rule in svc.listener_rules for host in rule.hosts}
-        return tuple(sorted(host for host in hosts if not host.startswith("*")))
+    def dns_records(self) -> tuple[tuple[str, str], ...]:
+        """(host name, `alb` or `legacy`) for every concrete host (wildcards excluded) whose record this
+        environment manages: every routed host without a legacy side; with one, those the catalog names."""
+        labels = {label for service in self.catalog.services for route in service.routes for label in route.host_labels}
+        return tuple(sorted(
+            (_qualify(label, self.environment.domain), self.environment.dns_mode(label)) for label in labels
+            if not label.startswith("*") and self.environment.dns_mode(label) != "unmanaged"
+        ))
 
     @property
     def data_stores(self) -> tuple[tuple[str, int, Lookup], ...]:
@@ -338,13 +469,45 @@ class Deployment:
     @classmethod
     def build(cls, catalog: Catalog, environment: Environment) -> "Deployment":
         env_names = EnvironmentNames(catalog.platform.name, environment.name)
-        callers: dict[str, list[str]] = {service.name: [] for service in catalog.services}
-        for service in catalog.services:
+        on_ecs = [service for service in catalog.services if environment.step_of(service.name).state != ON_KUBERNETES]
+        callers: dict[str, list[str]] = {service.name: [] for service in on_ecs}
+        for service in on_ecs:
             for callee in service.calls:
-                callers[callee].append(service.name)
+                if callee in callers:
+                    callers[callee].append(service.name)
         platform = catalog.platform
-        deployed = tuple(
-            DeployedService(
+        ports = {service.name: service.port for service in catalog.services}
+
+        def rules_of(service: Service) -> tuple[ListenerRule, ...]:
+            return tuple(
+                ListenerRule(
+                    priority=route.priority,
+                    hosts=tuple(_qualify(label, environment.domain) for label in route.host_labels),
+                    paths=route.paths,
+                    source=route.source,
+                )
+                for route in service.routes
+            )
+
+        def callee_url(callee: str) -> tuple[str, str, bool] | None:
+            """(variable, URL, through the legacy ingress?) for a call to `callee`."""
+            step = environment.step_of(callee)
+            if step.state == ON_ECS or (step.state == SPLIT and step.ecs_percent == 100):
+                return url_variable(callee), f"http://{callee}:{ports[callee]}", False
+            legacy_url = environment.legacy.url_of(callee) if environment.legacy else None
+            return None if legacy_url is None else (url_variable(callee), legacy_url, True)
+
+        def traffic_of(step: MigrationStep) -> Traffic | None:
+            if step.state != SPLIT:
+                return None
+            return Traffic(step.ecs_percent, 100 - step.ecs_percent, step.stickiness_seconds)
+
+        deployed = []
+        for service in on_ecs:
+            step = environment.step_of(service.name)
+            calls = [found for found in map(callee_url, service.calls) if found is not None]
+            urls = tuple(sorted((variable, url) for variable, url, _ in calls))
+            deployed.append(DeployedService(
                 service=service,
                 names=env_names.service(service.name, service.short_name),
                 image=f"{platform.image_registry}/{service.image_repository}:{environment.image_tag}",
@@ -352,26 +515,32 @@ class Deployment:
                     f"arn:aws:ecr:{platform.registry_region}:{platform.registry_account}:"
                     f"repository/{service.image_repository}"
                 ),
-                listener_rules=tuple(
-                    ListenerRule(
-                        priority=route.priority,
-                        hosts=tuple(_qualify(label, environment.domain) for label in route.host_labels),
-                        paths=route.paths,
-                        source=route.source,
-                    )
-                    for route in service.routes
-                ),
+                listener_rules=rules_of(service),
                 secrets=tuple((var, environment.secret_prefix + secret) for var, secret in service.secrets),
-                environment=tuple(sorted({**dict(environment.environment), **dict(service.environment)}.items())),
+                environment=tuple(sorted(
+                    {**dict(environment.environment), **dict(urls), **dict(service.environment)}.items()
+                )),
                 s3_read_bucket_arns=tuple(
                     f"arn:aws:s3:::{bucket.replace('{environment}', environment.name)}"
                     for bucket in service.s3_read_buckets
                 ),
                 callers=tuple(sorted(callers[service.name])),
-            )
-            for service in catalog.services
+                step=step,
+                traffic=traffic_of(step),
+                callee_urls=urls,
+                ecs_callees=tuple(callee for callee in service.calls if callee in callers),
+                calls_legacy=any(through_legacy for _, _, through_legacy in calls),
+                rules_moved_from_legacy=tuple(
+                    (LegacyRoute(service.name, rule).key, rule.key) for rule in rules_of(service)
+                ) if environment.legacy else (),
+            ))
+        legacy_routes = tuple(
+            LegacyRoute(service.name, rule)
+            for service in catalog.services if environment.step_of(service.name).state == ON_KUBERNETES
+            for rule in rules_of(service)
         )
-        return cls(catalog=catalog, environment=environment, names=env_names, services=deployed)
+        return cls(catalog=catalog, environment=environment, names=env_names, services=tuple(deployed),
+                   legacy_routes=legacy_routes)
 
 
 def _qualify(label: str, domain: str) -> str:

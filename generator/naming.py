@@ -51,6 +51,11 @@ class EnvironmentNames:
         return f"{self.prefix}-alb"
 
     @property
+    def legacy_target_group(self) -> str:
+        # The Kubernetes ingress during the migration.
+        return f"{self.prefix}-legacy-ingress"
+
+    @property
     def alb_security_group(self) -> str:
         return f"{self.prefix}-alb"
 
@@ -157,6 +162,7 @@ class ServiceNames:
 def environment_limited_names(env: EnvironmentNames) -> list[tuple[NameLimit, str]]:
     return [
         (ALB, env.alb),
+        (TARGET_GROUP, env.legacy_target_group),
         (IAM_ROLE, env.ci_deploy_role),
         (WAF_ACL, env.web_acl),
         (SNS_TOPIC, env.alerts_topic),

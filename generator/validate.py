@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 from generator import naming
 from generator.errors import CatalogError, CatalogPath, Problem
 from generator.loader import LoadedCatalog
-from generator.model import Catalog, Deployment, ListenerRule, build_catalog
+from generator.model import Catalog, Deployment, ListenerRule, build_catalog, url_variable
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "catalog.schema.json"
 
@@ -264,6 +264,7 @@ def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
 
 
 def model_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
+    yield from _migration_problems(loaded, catalog)
     yield from _sizing_problems(loaded, catalog)
     yield from _service_connect_problems(loaded, catalog)
     yield from _variable_problems(loaded, catalog)
@@ -326,6 +327,62 @@ def _service_connect_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterat
                                  f"short name {service.short_name!r} is also used by {owner!r}; target group names must differ")
 
 
+def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
+    """The legacy side, per-service steps and per-host DNS of environments that are migrating."""
+    services = {service.name: service for service in catalog.services}
+    labels = {label for service in catalog.services for route in service.routes for label in route.host_labels}
+    for service in catalog.services:
+        for callee in service.calls:
+            variable = url_variable(callee)
+            if variable in dict(service.environment):
+                yield loaded.problem((*service.source, "environment", variable),
+                                     f"{variable} is set from `calls` ({callee!r}'s URL: Service Connect on ECS, the "
+                                     "legacy URL before); remove it here")
+    for environment in catalog.environments:
+        where = environment.source
+        legacy = environment.legacy
+        if legacy is None and environment.migration:
+            yield loaded.problem((*where, "migration"), "`migration` needs `legacy` (the Kubernetes ingress the other "
+                                                        "share of requests goes to); without it every service is on ECS")
+        if environment.dns and environment.dns_zone is None:
+            yield loaded.problem((*where, "dns"), "`dns` needs `dns_zone`: records can only be managed in a zone")
+        for label, mode in environment.dns:
+            if mode == "legacy" and (legacy is None or legacy.ingress.dns_alias_name is None):
+                yield loaded.problem((*where, "dns", label), "`legacy` points the host at the Kubernetes ingress, which "
+                                                             "needs `legacy.ingress.dns_alias` (its DNS name and zone id)")
+            if label not in labels:
+                yield loaded.problem((*where, "dns", label), f"no route uses the host label {label!r}; "
+                                                             f"known: {', '.join(sorted(labels))}")
+        for name, step in environment.migration:
+            if name not in services:
+                yield _unknown(loaded, (*where, "migration", name), "service", name, list(services))
+        if legacy is not None and legacy.service_url is not None:
+            url_port = _url_port(legacy.service_url)
+            if url_port != legacy.ingress.port:
+                yield loaded.problem((*where, "legacy", "service_url"),
+                                     f"the URL's port is {url_port} but the ingress listens on {legacy.ingress.port}; "
+                                     "ECS tasks may only reach the ingress, so the legacy URL must lead to it")
+        deployment = catalog.deployment(environment)
+        for deployed in deployment.services:
+            service = deployed.service
+            reached = {variable for variable, _ in deployed.callee_urls}
+            for index, callee in enumerate(service.calls):
+                variable = url_variable(callee)
+                if callee in services and variable not in reached:
+                    yield loaded.problem(
+                        (*service.source, "calls", index),
+                        f"in environment {environment.name!r} {service.name!r} runs on ECS but {callee!r} does not take "
+                        f"all its requests there yet, so it needs a legacy URL: set "
+                        f"environments.{environment.name}.legacy.service_url (e.g. https://{{service}}.internal.example)")
+
+
+def _url_port(url: str) -> int:
+    after_host = url.split("://", 1)[1]
+    if ":" in after_host:
+        return int(after_host.rsplit(":", 1)[1])
+    return 443 if url.startswith("https://") else 80
+
+
 def _variable_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
     for service in catalog.services:
         secret_vars = {var for var, _ in service.secrets}
@@ -379,7 +436,7 @@ def _listener_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterato
     """
     rules: list[tuple[ListenerRule, str]] = [
         (rule, svc.name) for svc in deployment.services for rule in svc.listener_rules
-    ]
+    ] + [(route.rule, route.service) for route in deployment.legacy_routes]
     by_priority: dict[int, list[tuple[ListenerRule, str]]] = defaultdict(list)
     for rule, owner in rules:
         by_priority[rule.priority].append((rule, owner))
@@ -400,7 +457,8 @@ def _listener_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterato
                              f"the listener would hold {len(rules)} rules; an ALB listener allows "
                              f"{MAX_RULES_PER_LISTENER}, and this is rule {MAX_RULES_PER_LISTENER + 1} by priority: "
                              "make some services internal (no routes) or merge routes")
-    balanced = sum(1 for svc in deployment.services if svc.service.load_balanced)
+    balanced = sum(1 for service in deployment.catalog.services if service.load_balanced)
+    balanced += 1 if deployment.environment.legacy else 0  # the Kubernetes ingress
     if balanced > MAX_TARGET_GROUPS_PER_ALB:
         yield loaded.problem(("services",), f"{balanced} services have routes; one ALB allows "
                                             f"{MAX_TARGET_GROUPS_PER_ALB} target groups")

@@ -99,7 +99,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     harness = sys.modules.get("harness")
     if harness is None or not harness.SUMMARY:
         return
-    phases = ["seed", "init", "apply", "check", "plan", "day-2", "destroy"]
+    phases = ["seed", "init", "apply", "check", "plan", "day-2", "migrate", "destroy"]
     write = terminalreporter.write_line
     write("")
     write("e2e summary (wall seconds per phase)")

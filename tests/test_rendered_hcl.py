@@ -63,7 +63,10 @@ def test_each_service_module_carries_its_catalog_facts(rendered: tuple[dict[str,
             secrets = literal(module["secrets"])
             assert secrets == {var: env["secret_prefix"] + secret for var, secret in service.get("secrets", {}).items()}
             variables = literal(module["environment_variables"])
-            assert variables == {**env.get("environment", {}), **service.get("environment", {})}
+            # Design 5.2: a caller reaches each callee as `<name>:<port>`, given as `<CALLEE>_URL`.
+            urls = {callee.upper().replace("-", "_") + "_URL": f"http://{callee}:{data['services'][callee]['port']}"
+                    for callee in service.get("calls", [])}
+            assert variables == {**env.get("environment", {}), **urls, **service.get("environment", {})}
             assert literal(module["image"]).endswith(f":{env['image_tag']}")
             assert literal(module["log_group_name"]) == f"/ecs/{data['platform']['name']}-{env_name}/{name}"
             assert module["log_retention_days"] == env["log_retention_days"]

@@ -221,7 +221,10 @@ def test_security_group_sources() -> None:
     cidr_ingress = {name: body for (kind, name), body in found.items()
                     if kind == "aws_vpc_security_group_ingress_rule" and "cidr_ipv4" in body}
     assert {name: (body["from_port"], literal(body["cidr_ipv4"])) for name, body in cidr_ingress.items()} == {
-        "alb_https": (443, "0.0.0.0/0"), "alb_http": (80, "0.0.0.0/0")}
+        "alb_https": (443, "0.0.0.0/0"), "alb_http": (80, "0.0.0.0/0"),
+        # While migrating: Kubernetes pods reach services on ECS through the listener, from the catalog's pod CIDRs only.
+        "alb_https_from_cluster": (443, "${each.value}")}
+    assert cidr_ingress["alb_https_from_cluster"]["for_each"] == "${toset(var.cluster_cidrs)}"
     from_alb = found[("aws_vpc_security_group_ingress_rule", "service_from_alb")]
     assert (from_alb["security_group_id"], from_alb["referenced_security_group_id"]) == (
         "${aws_security_group.service[each.key].id}", "${aws_security_group.alb.id}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 # Resource types whose deletion or replacement interrupts traffic or loses data.
@@ -43,6 +44,11 @@ class Edit:
     prepare: Callable[[World, str], None] | None = None
     # Runs against the emulator after the apply: the edit reached AWS as the catalog says.
     verify: Callable[[World, str], None] | None = None
+    # Addresses the edit may delete although their type is guarded (e.g. the legacy
+    # target group once the migration is over and nothing forwards to it).
+    allowed: frozenset[str] = frozenset()
+    # Runs after `verify` with the rendered catalog file (e.g. `migration-check`).
+    after: Callable[[World, Path], None] | None = None
 
 
 @dataclass
@@ -64,7 +70,7 @@ def _owner(change: dict[str, Any]) -> str | None:
     return index if isinstance(index, str) else None
 
 
-def summarise_plan(plan: dict[str, Any], removes: frozenset[str]) -> PlanSummary:
+def summarise_plan(plan: dict[str, Any], removes: frozenset[str], allowed: frozenset[str] = frozenset()) -> PlanSummary:
     """Count the plan's actions and list every guarded resource it deletes or replaces."""
     summary = PlanSummary()
     for change in plan.get("resource_changes", []):
@@ -87,7 +93,7 @@ def summarise_plan(plan: dict[str, Any], removes: frozenset[str]) -> PlanSummary
             if before.get("skip_destroy") is not True:
                 summary.unsafe.append(f"{change['address']} ({kind} deleted with its logs)")
             continue
-        if _owner(change) in removes:
+        if _owner(change) in removes or change["address"] in allowed:
             continue
         verb = "replaced" if "create" in actions else "deleted"
         summary.unsafe.append(f"{change['address']} ({kind} {verb})")

@@ -11,6 +11,7 @@ import copy
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -23,7 +24,7 @@ from harness import terraform
 
 PARALLELISM = "-parallelism=4"
 OVERRIDES = ("emulator_override.tf", "backend_override.tf")
-RESULTS: list[tuple[str, PlanSummary, str, float]] = []
+RESULTS: dict[str, list[tuple[str, PlanSummary, str, float]]] = {}
 
 
 def _replace_tree(rendered: Path, root: Path) -> None:
@@ -38,17 +39,21 @@ def _replace_tree(rendered: Path, root: Path) -> None:
         shutil.copyfile(new, target)
 
 
-def run_edits(catalog_path: Path, environment: str, edits: tuple[Edit, ...], root: Path, url: str,
-              env: dict[str, str], workdir: Path, world: World) -> Deployment:
-    """Apply `edits` cumulatively; fail on the first unsafe plan, failed apply or non-empty re-plan.
-    Return the final catalog's deployment (for the destroy checks)."""
-    data = copy.deepcopy(load_catalog(catalog_path).data)
+def initial_data(catalog_path: Path) -> dict[str, Any]:
+    return copy.deepcopy(load_catalog(catalog_path).data)
+
+
+def run_edits(data: dict[str, Any], catalog_path: Path, environment: str, edits: tuple[Edit, ...], root: Path, url: str,
+              env: dict[str, str], workdir: Path, world: World, suite: str) -> Deployment:
+    """Apply `edits` cumulatively to `data` (changed in place); fail on an unsafe plan, a failed
+    apply or a non-empty re-plan. Return the final catalog's deployment (for the destroy checks)."""
     failures: list[str] = []
     deployment = None
+    results = RESULTS.setdefault(suite, [])
     for number, edit in enumerate(edits, 1):
         started = time.monotonic()
         edit.change(data)
-        step = workdir / f"edit-{number:02d}"
+        step = workdir / f"{suite}-{number:02d}"
         step.mkdir()
         catalog_file = step / catalog_path.name
         catalog_file.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -64,7 +69,7 @@ def run_edits(catalog_path: Path, environment: str, edits: tuple[Edit, ...], roo
         planned = terraform(["plan", "-input=false", "-out=edit.tfplan", PARALLELISM], root, env, 900)
         assert planned.returncode == 0, f"[{edit.name}] plan failed:\n{planned.stdout[-3000:]}{planned.stderr[-4000:]}"
         shown = terraform(["show", "-json", "edit.tfplan"], root, env, 300)
-        summary = summarise_plan(load_plan_json(shown.stdout), edit.removes)
+        summary = summarise_plan(load_plan_json(shown.stdout), edit.removes, edit.allowed)
         if summary.unsafe:
             failures.append(f"{edit.name}: " + "; ".join(summary.unsafe))
 
@@ -79,9 +84,14 @@ def run_edits(catalog_path: Path, environment: str, edits: tuple[Edit, ...], roo
                 edit.verify(world, environment)
             except AssertionError as error:
                 failures.append(f"{edit.name}: not applied as the catalog says: {error}")
+        if edit.after:
+            try:
+                edit.after(world, catalog_file)
+            except AssertionError as error:
+                failures.append(f"{edit.name}: {error}")
         seconds = time.monotonic() - started
-        RESULTS.append((edit.name, summary, replan, seconds))
-        print(f"    [day-2] {edit.name}: +{summary.add} ~{summary.change} -{summary.destroy}, "
+        results.append((edit.name, summary, replan, seconds))
+        print(f"    [{suite}] {edit.name}: +{summary.add} ~{summary.change} -{summary.destroy}, "
               f"unsafe {len(summary.unsafe)}, re-plan {replan}, {seconds:.1f} s", flush=True)
         catalog = api.validate(catalog_file)
         deployment = catalog.deployment(next(e for e in catalog.environments if e.name == environment))
@@ -89,16 +99,16 @@ def run_edits(catalog_path: Path, environment: str, edits: tuple[Edit, ...], roo
     assert deployment is not None
     # After all edits, the world is what the final catalog describes (and nothing more).
     assert_applied_world_matches(url, deployment)
-    assert not failures, "day-2 edits that are not safe:\n" + "\n".join(failures)
+    assert not failures, f"{suite} steps that are not safe or not as the catalog says:\n" + "\n".join(failures)
     return deployment
 
 
 def summary_lines() -> list[str]:
-    if not RESULTS:
-        return []
-    lines = ["", "day-2 change safety (orbit live; each edit: render, plan, apply, re-plan)",
-             f"{'edit':<34} {'add':>4} {'change':>6} {'destroy':>7}  {'unsafe':<40} {'re-plan':<10} {'s':>6}"]
-    for name, summary, replan, seconds in RESULTS:
-        unsafe = ", ".join(summary.unsafe) or "none"
-        lines.append(f"{name:<34} {summary.add:>4} {summary.change:>6} {summary.destroy:>7}  {unsafe:<40} {replan:<10} {seconds:6.1f}")
+    lines = []
+    for suite, results in RESULTS.items():
+        lines += ["", f"{suite} (orbit live; each step: render, init, plan, apply, re-plan)",
+                  f"{'step':<44} {'add':>4} {'change':>6} {'destroy':>7}  {'unsafe':<40} {'re-plan':<10} {'s':>6}"]
+        for name, summary, replan, seconds in results:
+            unsafe = ", ".join(summary.unsafe) or "none"
+            lines.append(f"{name:<44} {summary.add:>4} {summary.change:>6} {summary.destroy:>7}  {unsafe:<40} {replan:<10} {seconds:6.1f}")
     return lines

@@ -42,13 +42,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def emulator() -> Iterator[str]:
+def emulator(account: str | None = None) -> Iterator[str]:
     """Run the patched moto server on a free loopback port; yield its URL; always stop it."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)
+    environment = {**os.environ, **({"MOTO_ACCOUNT_ID": account} if account else {})}
     process = subprocess.Popen(
         [sys.executable, str(HERE / "moto_server.py"), str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=environment,
     )
     url = f"http://127.0.0.1:{port}"
     try:

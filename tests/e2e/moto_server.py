@@ -22,6 +22,9 @@ from typing import Any
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 # Gap: moto simulates a 60 s wait before a requested certificate is issued.
 os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
+# Gap: moto runs no tasks. Every service it creates reports two running tasks (the
+# minimum of the services `migration-check` is tried on), as a healthy service would.
+os.environ.setdefault("MOTO_ECS_SERVICE_RUNNING", "2")
 
 from moto.applicationautoscaling import responses as autoscaling_responses  # noqa: E402
 from moto.ecs import responses as ecs_responses  # noqa: E402

@@ -11,7 +11,8 @@ import pytest
 from change_safety import EDITS
 from checks import World, assert_applied_world_matches, assert_nothing_left
 from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG
-from day_two import run_edits
+from day_two import initial_data, run_edits
+from migration_steps import MIGRATION_STEPS
 from generator import api
 from harness import SUMMARY, PhaseLog, count, emulator, prepare_root, seed_existing_world, terraform
 
@@ -29,6 +30,9 @@ CYCLES = [
     (ORBIT_CATALOG, GOLDEN_TREE, "live"),
 ]
 DAY_TWO = {(ORBIT_CATALOG, "live")}
+# The account the emulator answers as: the one that also holds the catalog's image registry,
+# as in a single-account setup, so that ECR lookups by registry id find the images.
+ACCOUNTS = {ORBIT_CATALOG: "210987654321"}
 
 
 @pytest.mark.parametrize("catalog_path, tree, environment", CYCLES, ids=[f"{c.stem}-{e}" for c, _, e in CYCLES])
@@ -49,7 +53,7 @@ def test_apply_replan_destroy(catalog_path: Path, tree: Path, environment: str, 
         return result.stdout
 
     print(f"\n==> {log.name}", flush=True)
-    with emulator() as url:
+    with emulator(account=ACCOUNTS.get(catalog_path)) as url:
         started = time.monotonic()
         seed_existing_world(url, deployment)
         root = prepare_root(tree, environment, url, catalog.platform.region, tmp_path)
@@ -71,8 +75,14 @@ def test_apply_replan_destroy(catalog_path: Path, tree: Path, environment: str, 
         kept: frozenset[str] = frozenset()
         if (catalog_path, environment) in DAY_TWO:
             started = time.monotonic()
-            deployment = run_edits(catalog_path, environment, EDITS, root, url, terraform_env, tmp_path, World(url, catalog.platform.region))
+            world = World(url, catalog.platform.region)
+            data = initial_data(catalog_path)
+            run_edits(data, catalog_path, environment, EDITS, root, url, terraform_env, tmp_path, world, "day-2")
             log.seconds["day-2"] = time.monotonic() - started
+            started = time.monotonic()
+            deployment = run_edits(data, catalog_path, environment, MIGRATION_STEPS, root, url, terraform_env,
+                                   tmp_path, world, "migration")
+            log.seconds["migrate"] = time.monotonic() - started
             kept = frozenset(f"/ecs/{deployment.names.prefix}/{name}" for edit in EDITS for name in edit.removes)
 
         in_state = len(terraform(["state", "list"], root, terraform_env, 120).stdout.split())

@@ -37,9 +37,11 @@ module "service_api_gateway" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"          = "prod"
+    "AUTH_SERVICE_URL" = "http://auth-service:3001"
+    "LOG_LEVEL"        = "info"
+    "NODE_ENV"         = "production"
+    "USER_SERVICE_URL" = "http://user-service:3002"
   }
 
   secrets = {
@@ -113,9 +115,10 @@ module "service_auth_service" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"          = "prod"
+    "LOG_LEVEL"        = "info"
+    "NODE_ENV"         = "production"
+    "USER_SERVICE_URL" = "http://user-service:3002"
   }
 
   secrets = {
@@ -267,9 +270,11 @@ module "service_creator_service" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"             = "prod"
+    "CONTENT_SERVICE_URL" = "http://content-service:3005"
+    "LOG_LEVEL"           = "info"
+    "NODE_ENV"            = "production"
+    "USER_SERVICE_URL"    = "http://user-service:3002"
   }
 
   secrets = {
@@ -344,9 +349,11 @@ module "service_campaign_service" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"             = "prod"
+    "BILLING_SERVICE_URL" = "http://billing-service:3008"
+    "CREATOR_SERVICE_URL" = "http://creator-service:3003"
+    "LOG_LEVEL"           = "info"
+    "NODE_ENV"            = "production"
   }
 
   secrets = {
@@ -421,9 +428,11 @@ module "service_content_service" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"                = "prod"
+    "ASSET_SERVICE_URL"      = "http://asset-service:3016"
+    "LOG_LEVEL"              = "info"
+    "MODERATION_SERVICE_URL" = "http://moderation-service:3018"
+    "NODE_ENV"               = "production"
   }
 
   secrets = {
@@ -498,9 +507,11 @@ module "service_commerce_service" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"             = "prod"
+    "BILLING_SERVICE_URL" = "http://billing-service:3008"
+    "LOG_LEVEL"           = "info"
+    "NODE_ENV"            = "production"
+    "PAYOUT_SERVICE_URL"  = "http://payout-service:3014"
   }
 
   secrets = {
@@ -654,9 +665,10 @@ module "service_billing_service" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"                  = "prod"
+    "LOG_LEVEL"                = "info"
+    "NODE_ENV"                 = "production"
+    "NOTIFICATION_SERVICE_URL" = "http://notification-service:3010"
   }
 
   secrets = {
@@ -731,9 +743,11 @@ module "service_marketplace_service" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"              = "prod"
+    "CAMPAIGN_SERVICE_URL" = "http://campaign-service:3004"
+    "CREATOR_SERVICE_URL"  = "http://creator-service:3003"
+    "LOG_LEVEL"            = "info"
+    "NODE_ENV"             = "production"
   }
 
   secrets = {
@@ -887,9 +901,10 @@ module "service_workflow_service" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"                  = "prod"
+    "LOG_LEVEL"                = "info"
+    "NODE_ENV"                 = "production"
+    "NOTIFICATION_SERVICE_URL" = "http://notification-service:3010"
   }
 
   secrets = {
@@ -965,9 +980,10 @@ module "service_compliance_service" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"            = "prod"
+    "LOG_LEVEL"          = "info"
+    "NODE_ENV"           = "production"
+    "RIGHTS_SERVICE_URL" = "http://rights-service:3015"
   }
 
   secrets = {
@@ -1120,9 +1136,10 @@ module "service_payout_service" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"             = "prod"
+    "BILLING_SERVICE_URL" = "http://billing-service:3008"
+    "LOG_LEVEL"           = "info"
+    "NODE_ENV"            = "production"
   }
 
   secrets = {
@@ -1352,9 +1369,11 @@ module "service_ai_service" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"                    = "prod"
+    "LOG_LEVEL"                  = "info"
+    "MODERATION_SERVICE_URL"     = "http://moderation-service:3018"
+    "NODE_ENV"                   = "production"
+    "RECOMMENDATION_SERVICE_URL" = "http://recommendation-service:3019"
   }
 
   secrets = {
@@ -1494,9 +1513,10 @@ module "service_recommendation_service" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"             = "prod"
+    "CONTENT_SERVICE_URL" = "http://content-service:3005"
+    "LOG_LEVEL"           = "info"
+    "NODE_ENV"            = "production"
   }
 
   secrets = {
@@ -1558,9 +1578,11 @@ module "service_video_processor" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"             = "prod"
+    "ASSET_SERVICE_URL"   = "http://asset-service:3016"
+    "CONTENT_SERVICE_URL" = "http://content-service:3005"
+    "LOG_LEVEL"           = "info"
+    "NODE_ENV"            = "production"
   }
 
   secrets = {
@@ -1622,9 +1644,11 @@ module "service_social_publisher" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "APP_ENV"                 = "prod"
+    "CONTENT_SERVICE_URL"     = "http://content-service:3005"
+    "INTEGRATION_SERVICE_URL" = "http://integration-service:3013"
+    "LOG_LEVEL"               = "info"
+    "NODE_ENV"                = "production"
   }
 
   secrets = {
@@ -1686,9 +1710,10 @@ module "service_creator_portal" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "API_GATEWAY_URL" = "http://api-gateway:3000"
+    "APP_ENV"         = "prod"
+    "LOG_LEVEL"       = "info"
+    "NODE_ENV"        = "production"
   }
 
   secrets = {
@@ -1761,9 +1786,10 @@ module "service_admin" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "API_GATEWAY_URL" = "http://api-gateway:3000"
+    "APP_ENV"         = "prod"
+    "LOG_LEVEL"       = "info"
+    "NODE_ENV"        = "production"
   }
 
   secrets = {
@@ -1836,9 +1862,10 @@ module "service_brand_portal" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "API_GATEWAY_URL" = "http://api-gateway:3000"
+    "APP_ENV"         = "prod"
+    "LOG_LEVEL"       = "info"
+    "NODE_ENV"        = "production"
   }
 
   secrets = {
@@ -1911,9 +1938,10 @@ module "service_web" {
   }
 
   environment_variables = {
-    "APP_ENV"   = "prod"
-    "LOG_LEVEL" = "info"
-    "NODE_ENV"  = "production"
+    "API_GATEWAY_URL" = "http://api-gateway:3000"
+    "APP_ENV"         = "prod"
+    "LOG_LEVEL"       = "info"
+    "NODE_ENV"        = "production"
   }
 
   secrets = {

@@ -87,6 +87,7 @@ module "security_groups" {
       port                = 3000
       load_balanced       = true
       calls               = ["auth-service", "user-service"]
+      calls_legacy        = false
       data_stores         = ["redis"]
     }
     "auth-service" = {
@@ -94,6 +95,7 @@ module "security_groups" {
       port                = 3001
       load_balanced       = true
       calls               = ["user-service"]
+      calls_legacy        = false
       data_stores         = ["postgres", "redis"]
     }
     "user-service" = {
@@ -101,6 +103,7 @@ module "security_groups" {
       port                = 3002
       load_balanced       = true
       calls               = []
+      calls_legacy        = false
       data_stores         = ["postgres", "redis"]
     }
     "creator-service" = {
@@ -108,6 +111,7 @@ module "security_groups" {
       port                = 3003
       load_balanced       = true
       calls               = ["user-service", "content-service"]
+      calls_legacy        = false
       data_stores         = ["postgres"]
     }
     "campaign-service" = {
@@ -115,6 +119,7 @@ module "security_groups" {
       port                = 3004
       load_balanced       = true
       calls               = ["creator-service", "billing-service"]
+      calls_legacy        = false
       data_stores         = ["postgres"]
     }
     "content-service" = {
@@ -122,6 +127,7 @@ module "security_groups" {
       port                = 3005
       load_balanced       = true
       calls               = ["moderation-service", "asset-service"]
+      calls_legacy        = false
       data_stores         = ["postgres"]
     }
     "commerce-service" = {
@@ -129,6 +135,7 @@ module "security_groups" {
       port                = 3006
       load_balanced       = true
       calls               = ["billing-service", "payout-service"]
+      calls_legacy        = false
       data_stores         = ["postgres"]
     }
     "analytics-service" = {
@@ -136,6 +143,7 @@ module "security_groups" {
       port                = 3007
       load_balanced       = true
       calls               = []
+      calls_legacy        = false
       data_stores         = ["postgres"]
     }
     "billing-service" = {
@@ -143,6 +151,7 @@ module "security_groups" {
       port                = 3008
       load_balanced       = true
       calls               = ["notification-service"]
+      calls_legacy        = false
       data_stores         = ["postgres"]
     }
     "marketplace-service" = {
@@ -150,6 +159,7 @@ module "security_groups" {
       port                = 3009
       load_balanced       = true
       calls               = ["creator-service", "campaign-service"]
+      calls_legacy        = false
       data_stores         = ["postgres"]
     }
     "notification-service" = {
@@ -157,6 +167,7 @@ module "security_groups" {
       port                = 3010
       load_balanced       = true
       calls               = []
+      calls_legacy        = false
       data_stores         = ["postgres", "redis"]
     }
     "workflow-service" = {
@@ -164,6 +175,7 @@ module "security_groups" {
       port                = 3011
       load_balanced       = true
       calls               = ["notification-service"]
+      calls_legacy        = false
       data_stores         = ["postgres", "redis"]
     }
     "compliance-service" = {
@@ -171,6 +183,7 @@ module "security_groups" {
       port                = 3012
       load_balanced       = true
       calls               = ["rights-service"]
+      calls_legacy        = false
       data_stores         = ["postgres"]
     }
     "integration-service" = {
@@ -178,6 +191,7 @@ module "security_groups" {
       port                = 3013
       load_balanced       = true
       calls               = []
+      calls_legacy        = false
       data_stores         = ["postgres", "redis"]
     }
     "payout-service" = {
@@ -185,6 +199,7 @@ module "security_groups" {
       port                = 3014
       load_balanced       = true
       calls               = ["billing-service"]
+      calls_legacy        = false
       data_stores         = ["postgres"]
     }
     "rights-service" = {
@@ -192,6 +207,7 @@ module "security_groups" {
       port                = 3015
       load_balanced       = true
       calls               = []
+      calls_legacy        = false
       data_stores         = ["postgres"]
     }
     "asset-service" = {
@@ -199,6 +215,7 @@ module "security_groups" {
       port                = 3016
       load_balanced       = true
       calls               = []
+      calls_legacy        = false
       data_stores         = ["postgres"]
     }
     "ai-service" = {
@@ -206,6 +223,7 @@ module "security_groups" {
       port                = 3017
       load_balanced       = true
       calls               = ["moderation-service", "recommendation-service"]
+      calls_legacy        = false
       data_stores         = ["redis"]
     }
     "moderation-service" = {
@@ -213,6 +231,7 @@ module "security_groups" {
       port                = 3018
       load_balanced       = false
       calls               = []
+      calls_legacy        = false
       data_stores         = ["redis"]
     }
     "recommendation-service" = {
@@ -220,6 +239,7 @@ module "security_groups" {
       port                = 3019
       load_balanced       = false
       calls               = ["content-service"]
+      calls_legacy        = false
       data_stores         = ["redis"]
     }
     "video-processor" = {
@@ -227,6 +247,7 @@ module "security_groups" {
       port                = null
       load_balanced       = false
       calls               = ["content-service", "asset-service"]
+      calls_legacy        = false
       data_stores         = ["postgres", "redis"]
     }
     "social-publisher" = {
@@ -234,6 +255,7 @@ module "security_groups" {
       port                = null
       load_balanced       = false
       calls               = ["content-service", "integration-service"]
+      calls_legacy        = false
       data_stores         = ["postgres", "redis"]
     }
     "creator-portal" = {
@@ -241,6 +263,7 @@ module "security_groups" {
       port                = 4001
       load_balanced       = true
       calls               = ["api-gateway"]
+      calls_legacy        = false
       data_stores         = []
     }
     "admin" = {
@@ -248,6 +271,7 @@ module "security_groups" {
       port                = 4002
       load_balanced       = true
       calls               = ["api-gateway"]
+      calls_legacy        = false
       data_stores         = []
     }
     "brand-portal" = {
@@ -255,6 +279,7 @@ module "security_groups" {
       port                = 4003
       load_balanced       = true
       calls               = ["api-gateway"]
+      calls_legacy        = false
       data_stores         = []
     }
     "web" = {
@@ -262,6 +287,7 @@ module "security_groups" {
       port                = 4000
       load_balanced       = true
       calls               = ["api-gateway"]
+      calls_legacy        = false
       data_stores         = []
     }
   }
@@ -296,7 +322,15 @@ module "alb" {
   log_retention_days  = 30
   kms_key_arn         = module.cluster.kms_key_arn
   dns_zone_name       = "staging.nexus.com"
-  hostnames           = ["admin.staging.nexus.com", "api.staging.nexus.com", "app.staging.nexus.com", "brand.staging.nexus.com", "creator.staging.nexus.com"]
+  vpc_id              = data.aws_vpc.this.id
+
+  dns_records = {
+    "admin.staging.nexus.com"   = "alb"
+    "api.staging.nexus.com"     = "alb"
+    "app.staging.nexus.com"     = "alb"
+    "brand.staging.nexus.com"   = "alb"
+    "creator.staging.nexus.com" = "alb"
+  }
 }
 
 ################################################################################

@@ -33,7 +33,8 @@ data "aws_acm_certificate" "this" {
   most_recent = true
 }
 
-# Requests that no service's rule matches get a plain 404.
+# Requests that no service's rule matches get a plain 404, or, while the
+# environment is migrating, go to the Kubernetes ingress as before.
 resource "aws_lb_listener" "https" {
   load_balancer_arn = aws_lb.this.arn
   port              = 443
@@ -42,12 +43,96 @@ resource "aws_lb_listener" "https" {
   certificate_arn   = data.aws_acm_certificate.this.arn
 
   default_action {
-    type = "fixed-response"
+    type             = local.migrating ? "forward" : "fixed-response"
+    target_group_arn = local.migrating ? aws_lb_target_group.legacy[0].arn : null
 
-    fixed_response {
-      content_type = "text/plain"
-      message_body = "Not found"
-      status_code  = "404"
+    dynamic "fixed_response" {
+      for_each = local.migrating ? [] : [1]
+
+      content {
+        content_type = "text/plain"
+        message_body = "Not found"
+        status_code  = "404"
+      }
+    }
+  }
+
+  tags = var.tags
+}
+
+################################################################################
+# The Kubernetes ingress during the migration (design Phase 4)
+################################################################################
+
+locals {
+  migrating = var.legacy_ingress != null
+}
+
+# An ALB cannot forward to a DNS name, so the ingress is reached by the private
+# addresses of its internal load balancer, which stay fixed per subnet.
+resource "aws_lb_target_group" "legacy" {
+  #checkov:skip=CKV_AWS_378:The protocol is the ingress's own (HTTPS where it terminates TLS); it is the catalog's choice.
+  count = local.migrating ? 1 : 0
+
+  name                 = var.legacy_target_group_name
+  port                 = var.legacy_ingress.port
+  protocol             = var.legacy_ingress.protocol
+  vpc_id               = var.vpc_id
+  target_type          = "ip"
+  deregistration_delay = 30
+
+  health_check {
+    path                = var.legacy_ingress.health_check_path
+    protocol            = var.legacy_ingress.protocol
+    matcher             = "200-399"
+    interval            = 30
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lb_target_group_attachment" "legacy" {
+  for_each = local.migrating ? toset(var.legacy_ingress.addresses) : toset([])
+
+  target_group_arn = aws_lb_target_group.legacy[0].arn
+  target_id        = each.value
+  port             = var.legacy_ingress.port
+}
+
+# Routes of services still on Kubernetes. They forward to the ingress so that a
+# broader rule of a service already on ECS (such as `/api/*`) does not take
+# their requests. When a service moves to ECS, its rule moves into its module.
+resource "aws_lb_listener_rule" "legacy" {
+  for_each = var.legacy_routes
+
+  listener_arn = aws_lb_listener.https.arn
+  priority     = each.value.priority
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.legacy[0].arn
+  }
+
+  dynamic "condition" {
+    for_each = length(each.value.hosts) > 0 ? [each.value.hosts] : []
+
+    content {
+      host_header {
+        values = condition.value
+      }
+    }
+  }
+
+  dynamic "condition" {
+    for_each = length(each.value.paths) > 0 ? [each.value.paths] : []
+
+    content {
+      path_pattern {
+        values = condition.value
+      }
     }
   }
 
@@ -167,16 +252,20 @@ data "aws_route53_zone" "this" {
   private_zone = false
 }
 
+# A host's record points at the load balancer (`alb`) or back at the Kubernetes
+# ingress (`legacy`); hosts the catalog does not name are left alone. A record
+# that already exists is taken over: the catalog said this host moves now.
 resource "aws_route53_record" "this" {
-  for_each = var.dns_zone_name != null ? toset(var.hostnames) : toset([])
+  for_each = var.dns_zone_name != null ? var.dns_records : {}
 
-  zone_id = data.aws_route53_zone.this[0].zone_id
-  name    = each.value
-  type    = "A"
+  zone_id         = data.aws_route53_zone.this[0].zone_id
+  name            = each.key
+  type            = "A"
+  allow_overwrite = true
 
   alias {
-    name                   = aws_lb.this.dns_name
-    zone_id                = aws_lb.this.zone_id
+    name                   = each.value == "legacy" ? var.legacy_dns_alias.name : aws_lb.this.dns_name
+    zone_id                = each.value == "legacy" ? var.legacy_dns_alias.zone_id : aws_lb.this.zone_id
     evaluate_target_health = true
   }
 }

@@ -25,3 +25,8 @@ output "web_acl_arn" {
   description = "ARN of the WAF web ACL attached to the load balancer."
   value       = aws_wafv2_web_acl.this.arn
 }
+
+output "legacy_target_group_arn" {
+  description = "ARN of the Kubernetes ingress's target group; `null` when the environment is not migrating."
+  value       = local.migrating ? aws_lb_target_group.legacy[0].arn : null
+}

@@ -73,10 +73,56 @@ variable "dns_zone_name" {
   default     = null
 }
 
-variable "hostnames" {
-  description = "A list of host names that get an alias record pointing at the load balancer."
-  type        = list(string)
-  default     = []
+variable "dns_records" {
+  description = "Host names whose A alias record is managed, each to `alb` (this load balancer) or `legacy` (the Kubernetes ingress)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for target in values(var.dns_records) : contains(["alb", "legacy"], target)])
+    error_message = "Each DNS record points at \"alb\" or \"legacy\"."
+  }
+}
+
+variable "vpc_id" {
+  description = "ID of the VPC of the Kubernetes ingress's addresses."
+  type        = string
+}
+
+variable "legacy_ingress" {
+  description = "The Kubernetes ingress while the environment migrates: private addresses, port, protocol and health-check path; `null` when every service is on ECS."
+  type = object({
+    addresses         = list(string)
+    port              = number
+    protocol          = string
+    health_check_path = string
+  })
+  default = null
+}
+
+variable "legacy_target_group_name" {
+  description = "Name of the target group of the Kubernetes ingress."
+  type        = string
+  default     = null
+}
+
+variable "legacy_dns_alias" {
+  description = "Alias target (DNS name and zone id) of the ingress's load balancer, for hosts pointed back at Kubernetes."
+  type = object({
+    name    = string
+    zone_id = string
+  })
+  default = null
+}
+
+variable "legacy_routes" {
+  description = "Listener rules of services still on Kubernetes, keyed `<service>/route-<n>`; they forward to the ingress."
+  type = map(object({
+    priority = number
+    hosts    = list(string)
+    paths    = list(string)
+  }))
+  default = {}
 }
 
 variable "tags" {

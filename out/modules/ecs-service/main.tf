@@ -132,9 +132,33 @@ resource "aws_lb_listener_rule" "this" {
   listener_arn = var.listener_arn
   priority     = each.value.priority
 
+  # Alone on ECS, the rule forwards to the service's target group. While the
+  # service migrates, it splits the requests between ECS and the Kubernetes
+  # ingress by weight, optionally keeping each client on one side.
   action {
     type             = "forward"
-    target_group_arn = aws_lb_target_group.this[0].arn
+    target_group_arn = var.traffic == null ? aws_lb_target_group.this[0].arn : null
+
+    dynamic "forward" {
+      for_each = var.traffic == null ? [] : [var.traffic]
+
+      content {
+        target_group {
+          arn    = aws_lb_target_group.this[0].arn
+          weight = forward.value.ecs_weight
+        }
+
+        target_group {
+          arn    = var.legacy_target_group_arn
+          weight = forward.value.legacy_weight
+        }
+
+        stickiness {
+          enabled  = forward.value.stickiness_seconds != null
+          duration = forward.value.stickiness_seconds != null ? forward.value.stickiness_seconds : 1
+        }
+      }
+    }
   }
 
   dynamic "condition" {

@@ -202,7 +202,7 @@ variable "load_balancer_arn_suffix" {
 }
 
 variable "listener_rules" {
-  description = "A map of listener rules keyed by priority; each matches `hosts` and/or `paths`."
+  description = "A map of listener rules keyed by the route's position (`route-1`, ...) so that a new priority or path updates the rule in place; each matches `hosts` and/or `paths`."
   type = map(object({
     priority = number
     hosts    = list(string)
@@ -245,3 +245,25 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "legacy_target_group_arn" {
+  description = "ARN of the Kubernetes ingress's target group while the service migrates."
+  type        = string
+  default     = null
+}
+
+variable "traffic" {
+  description = "Weighted split of the listener rules' requests between ECS and the Kubernetes ingress while the service migrates (weights 0-999, stickiness in seconds or `null`); `null` when the service is on ECS alone."
+  type = object({
+    ecs_weight         = number
+    legacy_weight      = number
+    stickiness_seconds = number
+  })
+  default = null
+
+  validation {
+    condition     = var.traffic == null || (try(var.traffic.ecs_weight + var.traffic.legacy_weight, 0) > 0 && try(var.traffic.ecs_weight <= 999 && var.traffic.legacy_weight <= 999, false))
+    error_message = "Weights are 0-999 and at least one is above 0."
+  }
+}
+

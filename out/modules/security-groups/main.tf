@@ -20,6 +20,14 @@ locals {
       for store in service.data_stores : "${name}->${store}" => { service = name, store = store }
     }
   ]...)
+
+  legacy_addresses = var.legacy_ingress == null ? [] : var.legacy_ingress.addresses
+
+  legacy_callers = merge([
+    for name, service in var.services : {
+      for address in local.legacy_addresses : "${name}->${address}" => { service = name, address = address }
+    } if service.calls_legacy
+  ]...)
 }
 
 ################################################################################
@@ -64,6 +72,30 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_service" {
   from_port                    = each.value.port
   to_port                      = each.value.port
   referenced_security_group_id = aws_security_group.service[each.key].id
+}
+
+# While the environment migrates: requests no ECS service takes go on to the
+# Kubernetes ingress, and pods reach services on ECS through the listener.
+resource "aws_vpc_security_group_egress_rule" "alb_to_legacy" {
+  for_each = toset(local.legacy_addresses)
+
+  security_group_id = aws_security_group.alb.id
+  description       = "To the Kubernetes ingress"
+  ip_protocol       = "tcp"
+  from_port         = var.legacy_ingress.port
+  to_port           = var.legacy_ingress.port
+  cidr_ipv4         = "${each.value}/32"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_https_from_cluster" {
+  for_each = toset(var.cluster_cidrs)
+
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTPS from Kubernetes pods"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = each.value
 }
 
 ################################################################################
@@ -125,6 +157,18 @@ resource "aws_vpc_security_group_egress_rule" "service_https" {
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "0.0.0.0/0"
+}
+
+# Services still on Kubernetes are called through its ingress.
+resource "aws_vpc_security_group_egress_rule" "service_to_legacy" {
+  for_each = local.legacy_callers
+
+  security_group_id = aws_security_group.service[each.value.service].id
+  description       = "To services on Kubernetes, through its ingress"
+  ip_protocol       = "tcp"
+  from_port         = var.legacy_ingress.port
+  to_port           = var.legacy_ingress.port
+  cidr_ipv4         = "${each.value.address}/32"
 }
 
 ################################################################################

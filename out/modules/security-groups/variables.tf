@@ -12,12 +12,13 @@ variable "alb_security_group_name" {
 }
 
 variable "services" {
-  description = "A map of services: their group name, port, whether the ALB routes to them, whom they call and which data stores they use."
+  description = "A map of services: their group name, port, whether the ALB routes to them, whom they call on ECS, whether they call through the Kubernetes ingress and which data stores they use."
   type = map(object({
     security_group_name = string
     port                = optional(number)
     load_balanced       = bool
     calls               = list(string)
+    calls_legacy        = optional(bool, false)
     data_stores         = list(string)
   }))
 
@@ -39,6 +40,21 @@ variable "data_stores" {
     port              = number
   }))
   default = {}
+}
+
+variable "legacy_ingress" {
+  description = "The Kubernetes ingress while the environment migrates (its private addresses and port); `null` when every service is on ECS."
+  type = object({
+    addresses = list(string)
+    port      = number
+  })
+  default = null
+}
+
+variable "cluster_cidrs" {
+  description = "Pod CIDRs of the Kubernetes cluster, admitted to the load balancer's HTTPS listener so pods reach services already on ECS."
+  type        = list(string)
+  default     = []
 }
 
 variable "tags" {

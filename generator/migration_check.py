@@ -1,0 +1,132 @@
+"""`migration-check`: what must hold in AWS before a service's next migration step.
+
+Reads the real account through boto3 (standard credential chain; `AWS_ENDPOINT_URL`
+points it at an emulator). boto3 is imported here only, so `render` never loads it.
+Each check is one line: PASS or FAIL, the service, the check and what was found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from generator.model import Deployment, DeployedService
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    service: str
+    check: str
+    passed: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'PASS' if self.passed else 'FAIL'}  {self.service:<24} {self.check:<16} {self.detail}"
+
+
+class AwsUnavailable(Exception):
+    """No credentials or no endpoint: a clear message instead of a traceback."""
+
+
+def _clients(region: str) -> Callable[[str], Any]:
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as error:  # pragma: no cover - boto3 is a dependency of the tool
+        raise AwsUnavailable(f"boto3 is not installed ({error}); pip install boto3") from error
+    session = boto3.session.Session(region_name=region)
+    if session.get_credentials() is None:
+        raise AwsUnavailable("no AWS credentials found (environment, ~/.aws, SSO or instance role); "
+                             "log in first, e.g. `aws sso login`, or set AWS_PROFILE")
+    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=30)
+    made: dict[str, Any] = {}
+
+    def client(name: str) -> Any:
+        if name not in made:
+            made[name] = session.client(name, config=config)
+        return made[name]
+
+    return client
+
+
+def _service_checks(client: Callable[[str], Any], deployment: Deployment, svc: DeployedService) -> Iterator[CheckResult]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    name, minimum = svc.name, svc.service.sizing.min_tasks
+    cluster = deployment.names.cluster
+
+    def guarded(check: str, body: Callable[[], tuple[bool, str]]) -> CheckResult:
+        try:
+            passed, detail = body()
+        except (ClientError, BotoCoreError) as error:
+            passed, detail = False, f"AWS said: {error}"
+        return CheckResult(name, check, passed, detail)
+
+    def running() -> tuple[bool, str]:
+        found = client("ecs").describe_services(cluster=cluster, services=[name])["services"]
+        if not found or found[0]["status"] != "ACTIVE":
+            return False, f"no active ECS service {name!r} in cluster {cluster!r}"
+        count = found[0]["runningCount"]
+        return count >= minimum, f"{count} running, minimum {minimum}"
+
+    def targets() -> tuple[bool, str]:
+        if not svc.service.load_balanced:
+            return True, "no load balancer (worker)"
+        elbv2 = client("elbv2")
+        group = elbv2.describe_target_groups(Names=[svc.names.target_group])["TargetGroups"][0]
+        health = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
+        healthy = sum(1 for target in health if target["TargetHealth"]["State"] == "healthy")
+        return healthy >= minimum and healthy == len(health), f"{healthy} of {len(health)} targets healthy, minimum {minimum}"
+
+    def alarms() -> tuple[bool, str]:
+        names = [svc.names.cpu_high_alarm, svc.names.memory_high_alarm]
+        if svc.service.load_balanced:
+            names += [svc.names.target_5xx_rate_alarm, svc.names.healthy_hosts_low_alarm]
+        found = client("cloudwatch").describe_alarms(AlarmNames=names)["MetricAlarms"]
+        firing = sorted(alarm["AlarmName"] for alarm in found if alarm["StateValue"] == "ALARM")
+        missing = sorted(set(names) - {alarm["AlarmName"] for alarm in found})
+        if missing:
+            return False, f"alarms missing: {', '.join(missing)}"
+        return not firing, f"in ALARM: {', '.join(firing)}" if firing else f"{len(found)} alarms, none in ALARM"
+
+    def secrets() -> tuple[bool, str]:
+        absent = []
+        for secret in svc.secret_names:
+            try:
+                described = client("secretsmanager").describe_secret(SecretId=secret)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                    raise
+                absent.append(secret)
+                continue
+            if described.get("DeletedDate"):
+                absent.append(f"{secret} (scheduled for deletion)")
+        if absent:
+            return False, f"missing in Secrets Manager: {', '.join(absent)}"
+        return True, f"{len(svc.secret_names)} secrets exist"
+
+    def image() -> tuple[bool, str]:
+        repository, tag = svc.service.image_repository, svc.image.rsplit(":", 1)[1]
+        try:
+            client("ecr").describe_images(repositoryName=repository, registryId=deployment.platform.registry_account,
+                                          imageIds=[{"imageTag": tag}])
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
+                return False, f"{repository}:{tag} not in the registry ({code})"
+            raise
+        return True, f"{repository}:{tag} is in the registry"
+
+    for check, body in (("running tasks", running), ("targets healthy", targets), ("alarms", alarms),
+                        ("secrets", secrets), ("image", image)):
+        yield guarded(check, body)
+
+
+def run_checks(deployment: Deployment, service: str | None) -> list[CheckResult]:
+    """Every check for `service` (or every service on ECS in the environment)."""
+    client = _clients(deployment.platform.region)
+    chosen = [svc for svc in deployment.services if service is None or svc.name == service]
+    results: list[CheckResult] = []
+    for svc in chosen:
+        results.extend(_service_checks(client, deployment, svc))
+    return results
