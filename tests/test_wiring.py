@@ -13,30 +13,21 @@ the attributes checked here.
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG
+from catalog_expectations import (
+    DESIGN_5XX_ALARM, DESIGN_CPU_ALARM, DESIGN_MEMORY_ALARM, expected_autoscaling, expected_capacity,
+    expected_health_path, expected_sizing, raw_catalog,
+)
 from hcl_reading import blocks, literal, load, resources
-
-# Design section 6.1 (autoscaling), 8.3 (alarms), 9.1 (deployments), 4.1 (health check).
-DESIGN_AUTOSCALING = {"cpu_target": 70, "memory_target": 80, "scale_in_cooldown": 300, "scale_out_cooldown": 60}
-DESIGN_HEALTH_PATH = "/health"
-DESIGN_CPU_ALARM = {"threshold": 85, "period": 60, "evaluation_periods": 5}      # "CPU > 85 %, 5 min"
-DESIGN_MEMORY_ALARM = {"threshold": 90, "period": 60, "evaluation_periods": 5}   # "Memory > 90 %, 5 min"
-DESIGN_5XX_ALARM = {"threshold": 1, "period": 60, "evaluation_periods": 1}       # "5xx > 1 %, 1 min"
 
 CASES = [(NEXUS_CATALOG, COMMITTED_OUT), (ORBIT_CATALOG, GOLDEN_TREE)]
 _REFERENCE = re.compile(r"^\$\{([a-z_]+(?:\.[a-z_]+)+)\}$")
-
-
-def raw_catalog(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def resolve(expression: Any, scope: dict[str, Any]) -> Any:
@@ -63,15 +54,6 @@ def dynamic(body: dict[str, Any], name: str) -> dict[str, Any]:
 def service_modules(out: Path, env_name: str) -> dict[str, dict[str, Any]]:
     modules = blocks(load(out / "environments" / env_name / "services.tf"), "module")
     return {literal(module["name"]): literal(module) for module in modules.values()}
-
-
-def expected_sizing(data: dict[str, Any], service: dict[str, Any]) -> dict[str, int]:
-    group = data["groups"][service["group"]]
-    return {**data["sizing"][service.get("sizing", group["sizing"])], **service.get("resources", {})}
-
-
-def expected_autoscaling(data: dict[str, Any], service: dict[str, Any]) -> dict[str, float]:
-    return {**DESIGN_AUTOSCALING, **data.get("defaults", {}).get("autoscaling", {}), **service.get("autoscaling", {})}
 
 
 @pytest.fixture(scope="module", params=CASES, ids=["nexus", "orbit"])
@@ -154,7 +136,7 @@ def test_health_checks_use_the_catalog_path(case: tuple[dict[str, Any], Path], s
     for env_name, _, name, service, scope in _each_service(data, out):
         if "port" not in service:
             continue
-        want = service.get("health_check_path", data.get("defaults", {}).get("health_check_path", DESIGN_HEALTH_PATH))
+        want = expected_health_path(data, service)
         assert resolve(health["path"], scope) == want, (env_name, name)
         assert scope["var"]["health_check_path"] == want
 
@@ -169,19 +151,11 @@ def test_deployment_capacity_and_network(case: tuple[dict[str, Any], Path], serv
     assert strategy["for_each"] == "${var.capacity_provider_strategy}"
     content = strategy["content"][0]
     for env_name, _, name, service, scope in _each_service(data, out):
-        group = data["groups"][service["group"]]
         shares = {}
         for entry in scope["var"]["capacity_provider_strategy"]:
             inner = {"capacity_provider_strategy": {"value": entry}}
             shares[resolve(content["capacity_provider"], inner)] = (resolve(content["weight"], inner), resolve(content["base"], inner))
-        spot = group["spot_percentage"]
-        divisor = math.gcd(spot, 100 - spot)
-        want = {}
-        if spot < 100 or group.get("on_demand_base", 0):
-            want["FARGATE"] = ((100 - spot) // divisor, group.get("on_demand_base", 0))
-        if spot:
-            want["FARGATE_SPOT"] = (spot // divisor, 0)
-        assert shares == want, (env_name, name)
+        assert shares == expected_capacity(data, service), (env_name, name)
 
 
 def test_service_connect_alias(case: tuple[dict[str, Any], Path], service_resources: dict) -> None:

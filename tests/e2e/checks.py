@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from generator.model import FARGATE_SPOT, Deployment
+from catalog_expectations import expected_autoscaling, expected_capacity, expected_health_path, expected_sizing, raw_catalog
+from generator.model import Deployment
 from harness import client
 
 # Actions that have no resource-level permissions in IAM, so `Resource: "*"` is the only option.
@@ -76,31 +77,34 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
             cluster=names.cluster, services=[s.name for s in deployment.services][start:start + 10]
         )["services"]
     by_name = {service["serviceName"]: service for service in services}
+    raw = raw_catalog(deployment.catalog.file)
     for svc in deployment.services:
         model = svc.service
+        written = raw["services"][svc.name]  # expectations from the catalog file, not the model
         service = by_name[svc.name]
         strategy = {s["capacityProvider"]: (s.get("weight", 0), s.get("base", 0)) for s in service["capacityProviderStrategy"]}
-        assert strategy == {share.capacity_provider: (share.weight, share.base) for share in model.capacity}, svc.name
-        spot_weight = sum(w for p, (w, _) in strategy.items() if p == FARGATE_SPOT)
-        assert spot_weight * 100 == world_spot_percentage(deployment, svc) * sum(w for w, _ in strategy.values())
+        assert strategy == expected_capacity(raw, written), svc.name
+        spot_weight = sum(w for p, (w, _) in strategy.items() if p == "FARGATE_SPOT")
+        assert spot_weight * 100 == raw["groups"][written["group"]]["spot_percentage"] * sum(w for w, _ in strategy.values())
         config = service["deploymentConfiguration"]
         assert (config["maximumPercent"], config["minimumHealthyPercent"]) == (200, 100)
         assert config["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
         connect = service["deployments"][0]["serviceConnectConfiguration"]
         assert connect["enabled"] is True
-        if model.port is not None:
+        if "port" in written:
             alias = connect["services"][0]["clientAliases"][0]
-            assert (alias["dnsName"], alias["port"]) == (svc.name, model.port)
+            assert (alias["dnsName"], alias["port"]) == (svc.name, written["port"])
         else:
             assert not connect.get("services")
         tasks_sg_ids[svc.name] = service["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"][0]
         assert service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
 
         task = world.ecs.describe_task_definition(taskDefinition=svc.names.task_family)["taskDefinition"]
-        assert (int(task["cpu"]), int(task["memory"])) == (model.sizing.cpu, model.sizing.memory), svc.name
+        sizing = expected_sizing(raw, written)
+        assert (int(task["cpu"]), int(task["memory"])) == (sizing["cpu"], sizing["memory"]), svc.name
         container = task["containerDefinitions"][0]
         assert container["image"] == svc.image
-        assert [m["containerPort"] for m in container.get("portMappings", [])] == ([model.port] if model.port else [])
+        assert [m["containerPort"] for m in container.get("portMappings", [])] == ([written["port"]] if "port" in written else [])
         secrets = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
         assert sorted(secrets) == sorted(var for var, _ in svc.secrets)
         for var, secret_name in svc.secrets:
@@ -108,15 +112,16 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
         assert {e["name"]: e["value"] for e in container.get("environment", [])} == dict(svc.environment)
         options = container["logConfiguration"]["options"]
         assert container["logConfiguration"]["logDriver"] == "awslogs" and options["awslogs-group"] == svc.names.log_group
-        if model.health_check_path:
-            assert f"localhost:{model.port}{model.health_check_path}" in " ".join(container["healthCheck"]["command"])
+        health_path = expected_health_path(raw, written)
+        if health_path:
+            assert f"localhost:{written['port']}{health_path} " in " ".join(container["healthCheck"]["command"])
         facts += 12
 
         if model.load_balanced:
             group = world.elbv2.describe_target_groups(Names=[svc.names.target_group])["TargetGroups"][0]
             # The group's own port is a fixed placeholder (ECS registers each task with its container
             # port); health checks go to the port the target was registered with.
-            assert (group["TargetType"], group["HealthCheckPath"]) == ("ip", model.health_check_path)
+            assert (group["TargetType"], group["HealthCheckPath"]) == ("ip", health_path)
             assert group.get("HealthCheckPort", "traffic-port") == "traffic-port"
             assert service["loadBalancers"][0]["targetGroupArn"] == group["TargetGroupArn"]
             for rule in svc.listener_rules:
@@ -139,15 +144,18 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
     }
     policies = world.autoscaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
     for svc in deployment.services:
+        written = raw["services"][svc.name]
         resource_id = f"service/{names.cluster}/{svc.name}"
         target = targets[resource_id]
-        assert (target["MinCapacity"], target["MaxCapacity"]) == (svc.service.sizing.min_tasks, svc.service.sizing.max_tasks)
+        sizing = expected_sizing(raw, written)
+        assert (target["MinCapacity"], target["MaxCapacity"]) == (sizing["min_tasks"], sizing["max_tasks"])
         mine = {p["PolicyName"]: p["TargetTrackingScalingPolicyConfiguration"] for p in policies if p["ResourceId"] == resource_id}
-        scaling = svc.service.autoscaling
-        assert mine[f"{svc.name}-cpu-scaling"]["TargetValue"] == scaling.cpu_target
-        assert mine[f"{svc.name}-memory-scaling"]["TargetValue"] == scaling.memory_target
-        assert mine[f"{svc.name}-cpu-scaling"]["ScaleInCooldown"] == scaling.scale_in_cooldown
-        facts += 4
+        scaling = expected_autoscaling(raw, written)
+        for policy, target_key in ((f"{svc.name}-cpu-scaling", "cpu_target"), (f"{svc.name}-memory-scaling", "memory_target")):
+            got = mine[policy]
+            assert (got["TargetValue"], got["ScaleInCooldown"], got["ScaleOutCooldown"]) == (
+                scaling[target_key], scaling["scale_in_cooldown"], scaling["scale_out_cooldown"]), policy
+        facts += 7
 
     facts += _assert_security_groups(world, deployment, tasks_sg_ids)
     facts += _assert_iam(world, deployment)
@@ -176,7 +184,8 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
         if svc.service.load_balanced:
             assert sorted(alarms[svc.names.target_5xx_rate_alarm]["AlarmActions"]) == sorted([alerts, paging])
             low = alarms[svc.names.healthy_hosts_low_alarm]
-            assert (low["Threshold"], low["ComparisonOperator"]) == (svc.service.sizing.min_tasks, "LessThanThreshold")
+            minimum = expected_sizing(raw, raw["services"][svc.name])["min_tasks"]
+            assert (low["Threshold"], low["ComparisonOperator"]) == (minimum, "LessThanThreshold")
         else:
             assert svc.names.target_5xx_rate_alarm not in alarms
         facts += 3
@@ -188,12 +197,6 @@ def _condition_values(condition: dict[str, Any]) -> list[str]:
         if key in condition:
             return condition[key]["Values"]
     return condition.get("Values", [])
-
-
-def world_spot_percentage(deployment: Deployment, svc: Any) -> int:
-    shares = {share.capacity_provider: share.weight for share in svc.service.capacity}
-    total = sum(shares.values())
-    return shares.get(FARGATE_SPOT, 0) * 100 // total if total else 0
 
 
 def _rules_of(world: World, group_id: str) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from change_safety import CLUSTER, Edit, World, _rules, _service, _task_definition
+from change_safety import CLUSTER, Edit, World, _rules, _task_definition
 
 REPO = Path(__file__).resolve().parents[2]
 INGRESS = ["10.1.20.10", "10.1.21.10"]

@@ -1,0 +1,52 @@
+"""What the catalog file and the design document say, computed without the generator.
+
+Shared by the HCL wiring tests and the e2e checks, so that neither asks the
+generator's model what the output should be.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Design section 6.1 (autoscaling), 8.3 (alarms), 4.1 (health check).
+DESIGN_AUTOSCALING = {"cpu_target": 70, "memory_target": 80, "scale_in_cooldown": 300, "scale_out_cooldown": 60}
+DESIGN_HEALTH_PATH = "/health"
+DESIGN_CPU_ALARM = {"threshold": 85, "period": 60, "evaluation_periods": 5}      # "CPU > 85 %, 5 min"
+DESIGN_MEMORY_ALARM = {"threshold": 90, "period": 60, "evaluation_periods": 5}   # "Memory > 90 %, 5 min"
+DESIGN_5XX_ALARM = {"threshold": 1, "period": 60, "evaluation_periods": 1}       # "5xx > 1 %, 1 min"
+
+
+def raw_catalog(path: Path | str) -> dict[str, Any]:
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+
+
+def expected_sizing(data: dict[str, Any], service: dict[str, Any]) -> dict[str, int]:
+    group = data["groups"][service["group"]]
+    return {**data["sizing"][service.get("sizing", group["sizing"])], **service.get("resources", {})}
+
+
+def expected_autoscaling(data: dict[str, Any], service: dict[str, Any]) -> dict[str, float]:
+    return {**DESIGN_AUTOSCALING, **data.get("defaults", {}).get("autoscaling", {}), **service.get("autoscaling", {})}
+
+
+def expected_health_path(data: dict[str, Any], service: dict[str, Any]) -> str | None:
+    if "port" not in service:
+        return None
+    return service.get("health_check_path", data.get("defaults", {}).get("health_check_path", DESIGN_HEALTH_PATH))
+
+
+def expected_capacity(data: dict[str, Any], service: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Capacity provider -> (weight, base) from the group's Spot share, weights in lowest terms."""
+    group = data["groups"][service["group"]]
+    spot, base = group["spot_percentage"], group.get("on_demand_base", 0)
+    divisor = math.gcd(spot, 100 - spot)
+    want = {}
+    if spot < 100 or base:
+        want["FARGATE"] = ((100 - spot) // divisor, base)
+    if spot:
+        want["FARGATE_SPOT"] = (spot // divisor, 0)
+    return want
