@@ -50,3 +50,31 @@ def expected_capacity(data: dict[str, Any], service: dict[str, Any]) -> dict[str
     if spot:
         want["FARGATE_SPOT"] = (spot // divisor, 0)
     return want
+
+
+def services_on_ecs(data: dict[str, Any], env: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Services with an ECS service in `env`: all of them, or while migrating those `migration` names."""
+    if "legacy" not in env:
+        return dict(data["services"])
+    return {name: body for name, body in data["services"].items() if name in env.get("migration", {})}
+
+
+def _fully_on_ecs(env: dict[str, Any], name: str) -> bool:
+    if "legacy" not in env:
+        return True
+    step = env.get("migration", {}).get(name)
+    share = step.get("ecs_percent") if isinstance(step, dict) else step
+    return step == "ecs" or share == 100
+
+
+def expected_url_variables(data: dict[str, Any], env: dict[str, Any], service: dict[str, Any]) -> dict[str, str]:
+    """`<CALLEE>_URL` per callee: Service Connect (design 5.2, `name:port`) once the callee takes all its
+    requests on ECS, the environment's legacy URL before."""
+    urls = {}
+    for callee in service.get("calls", []):
+        variable = callee.upper().replace("-", "_") + "_URL"
+        if _fully_on_ecs(env, callee):
+            urls[variable] = f"http://{callee}:{data['services'][callee]['port']}"
+        else:
+            urls[variable] = env["legacy"]["service_url"].replace("{service}", callee)
+    return urls

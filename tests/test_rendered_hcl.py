@@ -13,6 +13,7 @@ import pytest
 
 from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG, nexus_data, orbit_data
 from generator import api
+from catalog_expectations import expected_url_variables, services_on_ecs
 from hcl_reading import blocks, literal, load, resources
 
 CATALOGS = [(NEXUS_CATALOG, nexus_data, COMMITTED_OUT), (ORBIT_CATALOG, orbit_data, GOLDEN_TREE)]
@@ -45,8 +46,9 @@ def test_each_service_module_carries_its_catalog_facts(rendered: tuple[dict[str,
     data, out = rendered
     for env_name, env in data["environments"].items():
         modules = blocks(load(out / "environments" / env_name / "services.tf"), "module")
-        assert len(modules) == len(data["services"])
-        for name, service in data["services"].items():
+        on_ecs = services_on_ecs(data, env)
+        assert len(modules) == len(on_ecs)
+        for name, service in on_ecs.items():
             module = modules["service_" + name.replace("-", "_")]
             assert literal(module["name"]) == name
             assert literal(module["source"]) == "../../modules/ecs-service"
@@ -63,9 +65,7 @@ def test_each_service_module_carries_its_catalog_facts(rendered: tuple[dict[str,
             secrets = literal(module["secrets"])
             assert secrets == {var: env["secret_prefix"] + secret for var, secret in service.get("secrets", {}).items()}
             variables = literal(module["environment_variables"])
-            # Design 5.2: a caller reaches each callee as `<name>:<port>`, given as `<CALLEE>_URL`.
-            urls = {callee.upper().replace("-", "_") + "_URL": f"http://{callee}:{data['services'][callee]['port']}"
-                    for callee in service.get("calls", [])}
+            urls = expected_url_variables(data, env, service)
             assert variables == {**env.get("environment", {}), **urls, **service.get("environment", {})}
             assert literal(module["image"]).endswith(f":{env['image_tag']}")
             assert literal(module["log_group_name"]) == f"/ecs/{data['platform']['name']}-{env_name}/{name}"
@@ -106,8 +106,10 @@ def test_environment_differences(rendered: tuple[dict[str, Any], Path]) -> None:
         assert literal(main["alb"]["certificate_domain"]) == env["certificate_domain"]
         assert literal(main["alb"]["access_logs_bucket"]) == env["logs_bucket"]
         groups = literal(main["security_groups"]["services"])
-        for name, service in data["services"].items():
-            assert groups[name]["calls"] == service.get("calls", [])
+        on_ecs = services_on_ecs(data, env)
+        assert set(groups) == set(on_ecs)
+        for name, service in on_ecs.items():
+            assert groups[name]["calls"] == [callee for callee in service.get("calls", []) if callee in on_ecs]
             assert groups[name]["data_stores"] == service.get("data_stores", [])
             assert groups[name]["load_balanced"] is bool(service.get("routes"))
 

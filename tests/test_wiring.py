@@ -22,7 +22,7 @@ import pytest
 from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG
 from catalog_expectations import (
     DESIGN_5XX_ALARM, DESIGN_CPU_ALARM, DESIGN_MEMORY_ALARM, expected_autoscaling, expected_capacity,
-    expected_health_path, expected_sizing, raw_catalog,
+    expected_health_path, expected_sizing, raw_catalog, services_on_ecs,
 )
 from hcl_reading import blocks, literal, load, resources
 
@@ -70,7 +70,9 @@ def service_resources() -> dict[tuple[str, str], Any]:
 def _each_service(data: dict[str, Any], out: Path):
     for env_name, env in data["environments"].items():
         modules = service_modules(out, env_name)
-        for name, service in data["services"].items():
+        on_ecs = services_on_ecs(data, env)
+        assert set(modules) == set(on_ecs), env_name
+        for name, service in on_ecs.items():
             yield env_name, env, name, service, {"var": modules[name]}
 
 
@@ -217,12 +219,13 @@ def test_security_group_sources() -> None:
 
 def test_security_group_inputs_match_the_catalog(case: tuple[dict[str, Any], Path]) -> None:
     data, out = case
-    for env_name in data["environments"]:
+    for env_name, env in data["environments"].items():
         module = literal(blocks(load(out / "environments" / env_name / "main.tf"), "module")["security_groups"])
-        for name, service in data["services"].items():
+        on_ecs = services_on_ecs(data, env)
+        for name, service in on_ecs.items():
             entry = module["services"][name]
             assert entry["port"] == service.get("port"), (env_name, name)
-            assert entry["calls"] == service.get("calls", [])
+            assert entry["calls"] == [callee for callee in service.get("calls", []) if callee in on_ecs]
         for store, body in data["data_stores"].items():
             assert module["data_stores"][store]["port"] == body["port"]
 
