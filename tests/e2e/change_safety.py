@@ -129,7 +129,9 @@ def _rules(world: World) -> list[dict[str, Any]]:
 
 
 def _rule_values(rule: dict[str, Any], field_name: str) -> list[str]:
-    return sorted(v for c in rule["Conditions"] if c["Field"] == field_name for v in c.get("Values", []))
+    config = {"host-header": "HostHeaderConfig", "path-pattern": "PathPatternConfig"}[field_name]
+    return sorted(v for c in rule["Conditions"] if c["Field"] == field_name
+                  for v in (c.get(config) or {}).get("Values") or c.get("Values", []))
 
 
 CLUSTER = "orbit-live"
