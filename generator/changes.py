@@ -22,6 +22,31 @@ _PORT = re.compile(r"^  container_port\s+= (\d+)$", re.MULTILINE)
 _READ_LIMIT = 32 * 1024 * 1024
 
 
+_DNS_RECORDS = re.compile(r"^  dns_records = \{\n(.*?)^  \}$", re.MULTILINE | re.DOTALL)
+_DNS_RECORD = re.compile(r'^    "([^"]+)"\s+= "([a-z]+)"$', re.MULTILINE)
+_HOSTNAMES = re.compile(r"^  hostnames\s+= \[(.*?)\]$", re.MULTILINE)
+
+
+def previous_dns_records(main_tf: Path) -> dict[str, str]:
+    """Host -> target of the DNS records an environment root managed when last rendered."""
+    text = _read(main_tf)
+    block = _DNS_RECORDS.search(text)
+    if block:
+        return dict(_DNS_RECORD.findall(block.group(1)))
+    listed = _HOSTNAMES.search(text)  # roots rendered before per-host DNS control
+    return {host: "alb" for host in re.findall(r'"([^"]+)"', listed.group(1))} if listed else {}
+
+
+def _read(path: Path) -> str:
+    try:
+        if not path.is_file():
+            return ""
+        with path.open("rb") as handle:
+            return handle.read(_READ_LIMIT).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 @dataclass(frozen=True)
 class PreviousService:
     name: str
@@ -30,13 +55,7 @@ class PreviousService:
 
 def previous_services(services_tf: Path) -> dict[str, PreviousService]:
     """The services of an environment root as last rendered (empty when there is none)."""
-    try:
-        if not services_tf.is_file():
-            return {}
-        with services_tf.open("rb") as handle:
-            text = handle.read(_READ_LIMIT).decode("utf-8", errors="replace")
-    except OSError:
-        return {}
+    text = _read(services_tf)
     found = {}
     for match in _MODULE.finditer(text):
         body = match.group(2)
@@ -51,11 +70,18 @@ def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:
     """One line per service whose next apply replaces or deletes something that carries traffic."""
     warnings = []
     for environment in catalog.environments:
+        where = f"environments/{environment.name}"
+        deployment = catalog.deployment(environment)
+        records = dict(deployment.dns_records)
+        for host, target in sorted(previous_dns_records(out_dir / "environments" / environment.name / "main.tf").items()):
+            if host not in records:
+                warnings.append(
+                    f"{where}: the DNS record of {host} (pointing at the {'load balancer' if target == 'alb' else 'Kubernetes ingress'}) "
+                    f"is no longer managed: the apply deletes it; name the host under `dns` to keep it"
+                )
         before = previous_services(out_dir / "environments" / environment.name / "services.tf")
         if not before:
             continue
-        where = f"environments/{environment.name}"
-        deployment = catalog.deployment(environment)
         renamed = {svc.service.renamed_from: svc for svc in deployment.services if svc.service.renamed_from}
         current = {svc.name for svc in deployment.services}
         for name in sorted(set(before) - current):

@@ -1,0 +1,61 @@
+"""`render` names what the next apply replaces or deletes, before anyone plans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from conftest import orbit_data, write_yaml
+
+
+def _render_twice(cli: Any, tmp_path: Path, change: Any) -> str:
+    data = orbit_data()
+    out = tmp_path / "out"
+    first = cli("render", "--catalog", write_yaml(tmp_path / "before.yaml", data), "--out", out)
+    assert first.exit_code == 0 and "warning" not in first.output, first.output
+    change(data)
+    second = cli("render", "--catalog", write_yaml(tmp_path / "after.yaml", data), "--out", out)
+    assert second.exit_code == 0, second.output
+    return second.output
+
+
+def test_unchanged_catalog_warns_of_nothing(cli: Any, tmp_path: Path) -> None:
+    assert "warning" not in _render_twice(cli, tmp_path, lambda data: None)
+
+
+def test_removed_service_is_named_with_its_kept_log_group(cli: Any, tmp_path: Path) -> None:
+    def remove(data: dict[str, Any]) -> None:
+        del data["services"]["reindexer"]
+    output = _render_twice(cli, tmp_path, remove)
+    assert ("warning: environments/live: 'reindexer' is no longer in the catalog" in output
+            and "/ecs/orbit-live/reindexer is kept" in output), output
+    assert "environments/qa" not in output, "reindexer still runs on Kubernetes in qa: nothing on ECS to delete"
+
+
+def test_rename_names_the_replacement(cli: Any, tmp_path: Path) -> None:
+    def rename(data: dict[str, Any]) -> None:
+        services = data["services"]
+        data["services"] = {("shopfront" if k == "storefront" else k): v for k, v in services.items()}
+        data["services"]["shopfront"]["renamed_from"] = "storefront"
+        data["environments"]["qa"]["migration"]["shopfront"] = data["environments"]["qa"]["migration"].pop("storefront")
+    output = _render_twice(cli, tmp_path, rename)
+    assert "'shopfront' is renamed from 'storefront': the apply replaces its ECS service" in output
+    assert "no longer in the catalog" not in output
+
+
+def test_port_change_names_the_gap(cli: Any, tmp_path: Path) -> None:
+    def move(data: dict[str, Any]) -> None:
+        data["services"]["pricing"]["port"] = 8091
+    output = _render_twice(cli, tmp_path, move)
+    assert "environments/live: 'pricing' moves from port 8081 to 8091" in output
+
+
+def test_dns_record_given_up_is_named(cli: Any, tmp_path: Path) -> None:
+    def migrate(data: dict[str, Any]) -> None:
+        live = data["environments"]["live"]
+        live["legacy"] = {"ingress": {"addresses": ["10.0.0.1"]}, "service_url": "https://{service}.k8s.example"}
+        live["migration"] = {name: "ecs" for name in data["services"]}
+        live["dns"] = {"shop": "alb", "www": "alb"}
+    output = _render_twice(cli, tmp_path, migrate)
+    assert "the DNS record of api.orbit.example (pointing at the load balancer) is no longer managed" in output
+    assert "shop.orbit.example" not in output
