@@ -161,6 +161,8 @@ class Environment:
     image_tag: str
     environment: tuple[tuple[str, str], ...]
     pagerduty_endpoint: str
+    alert_emails: tuple[str, ...]
+    promote_from: str | None
     state_bucket: str | None
     tags: tuple[tuple[str, str], ...]
     legacy: Legacy | None
@@ -186,6 +188,9 @@ class Platform:
     region: str
     image_registry: str
     ci_deploy_principals: tuple[str, ...]
+    github_repository: str | None
+    image_retention: int
+    state_bucket: str | None
 
     @property
     def registry_account(self) -> str:
@@ -206,6 +211,14 @@ class Catalog:
 
     def deployment(self, environment: Environment) -> "Deployment":
         return Deployment.build(self, environment)
+
+    @property
+    def image_repositories(self) -> tuple[str, ...]:
+        """ECR repositories of the services (several services may share one)."""
+        return tuple(sorted({service.image_repository for service in self.services}))
+
+    def environment_named(self, name: str) -> Environment | None:
+        return next((environment for environment in self.environments if environment.name == name), None)
 
 
 def capacity_strategy(spot_percentage: int, on_demand_base: int) -> tuple[CapacityShare, ...]:
@@ -228,6 +241,9 @@ def build_catalog(data: dict[str, Any], file: str) -> Catalog:
         region=raw_platform["region"],
         image_registry=raw_platform["image_registry"],
         ci_deploy_principals=tuple(raw_platform.get("ci_deploy_principals", [])),
+        github_repository=raw_platform.get("github_repository"),
+        image_retention=raw_platform.get("image_retention", 30),
+        state_bucket=raw_platform.get("state_bucket"),
     )
     defaults = data.get("defaults", {})
     autoscaling_defaults = {**BUILTIN_AUTOSCALING, **defaults.get("autoscaling", {})}
@@ -314,6 +330,8 @@ def _build_environment(name: str, raw: dict[str, Any]) -> Environment:
         image_tag=raw["image_tag"],
         environment=tuple(sorted(raw.get("environment", {}).items())),
         pagerduty_endpoint=raw["alerting"]["pagerduty_endpoint"],
+        alert_emails=tuple(raw["alerting"].get("alert_emails", ())),
+        promote_from=raw.get("promote_from"),
         state_bucket=raw.get("backend", {}).get("bucket"),
         tags=tuple(sorted(raw.get("tags", {}).items())),
         legacy=_build_legacy(raw["legacy"]) if "legacy" in raw else None,
@@ -460,6 +478,13 @@ class Deployment:
             (_qualify(label, self.environment.domain), self.environment.dns_mode(label)) for label in labels
             if not label.startswith("*") and self.environment.dns_mode(label) != "unmanaged"
         ))
+
+    @property
+    def ci_github_subject(self) -> str | None:
+        """OIDC `sub` of the GitHub Actions jobs that may deploy here: the repository's jobs that run in
+        the GitHub environment of this environment's name."""
+        repository = self.platform.github_repository
+        return None if repository is None else f"repo:{repository}:environment:{self.environment.name}"
 
     @property
     def data_stores(self) -> tuple[tuple[str, int, Lookup], ...]:

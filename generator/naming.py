@@ -51,6 +51,18 @@ class EnvironmentNames:
         return f"{self.prefix}-alb"
 
     @property
+    def deploy_parameter_prefix(self) -> str:
+        return f"/{self.platform}/{self.environment}/services"
+
+    @property
+    def alarm_prefix(self) -> str:
+        return f"{self.prefix}-"
+
+    @property
+    def elb_5xx_rate_alarm(self) -> str:
+        return f"{self.prefix}-load-balancer-5xx-rate-high"
+
+    @property
     def legacy_target_group(self) -> str:
         # The Kubernetes ingress during the migration.
         return f"{self.prefix}-legacy-ingress"
@@ -91,6 +103,23 @@ class EnvironmentNames:
         return ServiceNames(self, service, short_name)
 
 
+# Service names whose AWS names would collide with the environment's own: the ALB's security
+# group (`<prefix>-alb`), the execute-command log group (`/ecs/<prefix>/execute-command`), the
+# ingress's target group (`<prefix>-legacy-ingress`) and the load balancer's 5xx alarm.
+RESERVED_SERVICE_NAMES = ("alb", "execute-command", "legacy-ingress", "load-balancer")
+
+
+@dataclass(frozen=True)
+class SharedNames:
+    """Names of the shared root (image repositories, GitHub OIDC provider)."""
+
+    platform: str
+
+    @property
+    def state_key(self) -> str:
+        return f"{self.platform}/shared/terraform.tfstate"
+
+
 @dataclass(frozen=True)
 class ServiceNames:
     env: EnvironmentNames
@@ -105,6 +134,16 @@ class ServiceNames:
     def task_family(self) -> str:
         # Section 4.1 of the design: nexus-<service>-<environment>.
         return f"{self.env.platform}-{self.service}-{self.env.environment}"
+
+    @property
+    def parameter_prefix(self) -> str:
+        """SSM parameters of the deploys: `<prefix>/image` (the deployed image, read by Terraform),
+        `<prefix>/deployments` (history, for rollback), `<prefix>/last-successful-digest` (gates)."""
+        return f"{self.env.deploy_parameter_prefix}/{self.service}"
+
+    @property
+    def image_parameter(self) -> str:
+        return f"{self.parameter_prefix}/image"
 
     @property
     def log_group(self) -> str:

@@ -208,6 +208,10 @@ def _unknown(loaded: LoadedCatalog, path: CatalogPath, kind: str, name: str, kno
     return loaded.problem(path, f"unknown {kind} {name!r}{maybe} Known: {', '.join(sorted(known)) or '(none)'}")
 
 
+# Tags that name no build in particular.
+MOVING_TAGS = ("latest", "stable", "main", "master", "release", "current")
+
+
 def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
     data = loaded.data
     sizings = list(data["sizing"])
@@ -235,6 +239,11 @@ def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
         for index, store in enumerate(service.get("data_stores", [])):
             if store not in data["data_stores"]:
                 yield _unknown(loaded, (*base, "data_stores", index), "data store", store, stores)
+        for key, value in (("", name), ("short_name", service.get("short_name"))):
+            if value in naming.RESERVED_SERVICE_NAMES:
+                yield loaded.problem((*base, key) if key else base,
+                                     f"{value!r} is reserved: the environment's own resources use it "
+                                     f"({', '.join(naming.RESERVED_SERVICE_NAMES)} are taken); choose another name")
         previous = service.get("renamed_from")
         if previous is not None and previous in services:
             yield loaded.problem((*base, "renamed_from"),
@@ -249,6 +258,15 @@ def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
                 if key in service:
                     yield loaded.problem((*base, key), f"`{key}` needs a `port` on the service (workers without a port take no traffic)")
     for env_name, env in data["environments"].items():
+        if env["image_tag"] in MOVING_TAGS or env["image_tag"] in data["environments"]:
+            yield loaded.problem(("environments", env_name, "image_tag"),
+                                 f"{env['image_tag']!r} is a moving tag; ECR repositories are immutable and a deploy must "
+                                 "name one build: use a version or commit tag (e.g. \"2026.11.0\")")
+        source = env.get("promote_from")
+        if source is not None and source not in data["environments"]:
+            yield _unknown(loaded, ("environments", env_name, "promote_from"), "environment", source, list(data["environments"]))
+        elif source == env_name:
+            yield loaded.problem(("environments", env_name, "promote_from"), "an environment cannot promote from itself")
         for store in env["data_stores"]:
             if store not in data["data_stores"]:
                 yield _unknown(loaded, ("environments", env_name, "data_stores", store), "data store", store, stores)

@@ -128,7 +128,8 @@ def test_removing_an_environment_with_local_state_is_refused(tmp_path: Path, cli
     (out / "environments" / "staging" / "terraform.tfstate").write_text("{}")
     catalog = tmp_path / "nexus.yaml"
     text = NEXUS_CATALOG.read_text()
-    catalog.write_text(text[: text.index("  staging:\n")] + text[text.index("  prod:\n"):])
+    without_staging = text[: text.index("  staging:\n")] + text[text.index("  prod:\n"):]
+    catalog.write_text("\n".join(line for line in without_staging.split("\n") if "promote_from: staging" not in line))
     before = snapshot_tree(out)
     result = cli("render", "--catalog", catalog, "--out", out)
     assert result.exit_code == 1

@@ -176,7 +176,7 @@ def test_service_connect_alias(case: tuple[dict[str, Any], Path], service_resour
 
 def test_secrets_and_logs(case: tuple[dict[str, Any], Path], service_resources: dict) -> None:
     data, out = case
-    definition = load(COMMITTED_OUT / "modules" / "ecs-service" / "main.tf")["locals"][0]["container_definition"]
+    definition = load(COMMITTED_OUT / "modules" / "ecs-service" / "main.tf")["locals"][0]["container_shape"]
     assert "secrets     = [for name in sort(keys(var.secrets)) : { name = name, valueFrom = data.aws_secretsmanager_secret.this[name].arn }]" in (
         COMMITTED_OUT / "modules" / "ecs-service" / "main.tf").read_text()
     assert "sort(keys(var.secrets))" in definition

@@ -69,6 +69,7 @@ module "cluster" {
   alerts_topic_name              = "nexus-prod-alerts"
   paging_topic_name              = "nexus-prod-paging"
   pagerduty_endpoint             = "https://events.pagerduty.com/integration/nexus-prod/enqueue"
+  alert_emails                   = ["platform-oncall@nexus.com"]
 }
 
 ################################################################################
@@ -324,6 +325,10 @@ module "alb" {
   dns_zone_name       = "nexus.com"
   vpc_id              = data.aws_vpc.this.id
 
+  elb_5xx_rate_alarm_name = "nexus-prod-load-balancer-5xx-rate-high"
+  alerts_topic_arn        = module.cluster.alerts_topic_arn
+  paging_topic_arn        = module.cluster.paging_topic_arn
+
   dns_records = {
     "admin.nexus.com"   = "alb"
     "api.nexus.com"     = "alb"
@@ -345,7 +350,11 @@ module "iam" {
   execute_command_log_group_name = "/ecs/nexus-prod/execute-command"
   execute_command_kms_key_arn    = module.cluster.kms_key_arn
   ci_deploy_role_name            = "nexus-prod-ci-deploy"
-  ci_deploy_principals           = ["arn:aws:iam::123456789012:role/nexus-ci-runner"]
+  ci_deploy_principals           = []
+  ci_github_subject              = "repo:nexus-platform/nexus:environment:prod"
+  deploy_parameter_prefix        = "/nexus/prod/services"
+  platform_name                  = "nexus"
+  alarm_name_prefix              = "nexus-prod-"
 
   services = {
     "api-gateway" = {

@@ -69,6 +69,7 @@ module "cluster" {
   alerts_topic_name              = "nexus-staging-alerts"
   paging_topic_name              = "nexus-staging-paging"
   pagerduty_endpoint             = "https://events.pagerduty.com/integration/nexus-staging/enqueue"
+  alert_emails                   = []
 }
 
 ################################################################################
@@ -324,6 +325,10 @@ module "alb" {
   dns_zone_name       = "staging.nexus.com"
   vpc_id              = data.aws_vpc.this.id
 
+  elb_5xx_rate_alarm_name = "nexus-staging-load-balancer-5xx-rate-high"
+  alerts_topic_arn        = module.cluster.alerts_topic_arn
+  paging_topic_arn        = module.cluster.paging_topic_arn
+
   dns_records = {
     "admin.staging.nexus.com"   = "alb"
     "api.staging.nexus.com"     = "alb"
@@ -345,7 +350,11 @@ module "iam" {
   execute_command_log_group_name = "/ecs/nexus-staging/execute-command"
   execute_command_kms_key_arn    = module.cluster.kms_key_arn
   ci_deploy_role_name            = "nexus-staging-ci-deploy"
-  ci_deploy_principals           = ["arn:aws:iam::123456789012:role/nexus-ci-runner"]
+  ci_deploy_principals           = []
+  ci_github_subject              = "repo:nexus-platform/nexus:environment:staging"
+  deploy_parameter_prefix        = "/nexus/staging/services"
+  platform_name                  = "nexus"
+  alarm_name_prefix              = "nexus-staging-"
 
   services = {
     "api-gateway" = {

@@ -61,6 +61,62 @@ resource "aws_lb_listener" "https" {
 }
 
 ################################################################################
+# The load balancer's own 5xx responses (design section 8.3: "5xx Errors > 1 %")
+################################################################################
+
+# Target 5xx are alarmed per service; these are the ones no service sees: no
+# healthy target, target timeouts, connection errors.
+resource "aws_cloudwatch_metric_alarm" "elb_5xx_rate" {
+  alarm_name          = var.elb_5xx_rate_alarm_name
+  alarm_description   = "More than 1 % of the load balancer's own responses were 5xx in one minute."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 1
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.alerts_topic_arn, var.paging_topic_arn]
+  ok_actions          = [var.alerts_topic_arn, var.paging_topic_arn]
+
+  metric_query {
+    id          = "rate"
+    expression  = "IF(requests > 0, 100 * errors / requests, 0)"
+    label       = "Load balancer 5xx responses (%)"
+    return_data = true
+  }
+
+  metric_query {
+    id = "errors"
+
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_ELB_5XX_Count"
+      stat        = "Sum"
+      period      = 60
+
+      dimensions = {
+        LoadBalancer = aws_lb.this.arn_suffix
+      }
+    }
+  }
+
+  metric_query {
+    id = "requests"
+
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "RequestCount"
+      stat        = "Sum"
+      period      = 60
+
+      dimensions = {
+        LoadBalancer = aws_lb.this.arn_suffix
+      }
+    }
+  }
+
+  tags = var.tags
+}
+
+################################################################################
 # The Kubernetes ingress during the migration (design Phase 4)
 ################################################################################
 

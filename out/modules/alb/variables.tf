@@ -73,6 +73,21 @@ variable "dns_zone_name" {
   default     = null
 }
 
+variable "elb_5xx_rate_alarm_name" {
+  description = "Name of the alarm on the load balancer's own 5xx rate."
+  type        = string
+}
+
+variable "alerts_topic_arn" {
+  description = "ARN of the SNS topic for alerts."
+  type        = string
+}
+
+variable "paging_topic_arn" {
+  description = "ARN of the SNS topic that pages the on-call engineer."
+  type        = string
+}
+
 variable "dns_records" {
   description = "Host names whose A alias record is managed, each to `alb` (this load balancer) or `legacy` (the Kubernetes ingress)."
   type        = map(string)

@@ -153,3 +153,12 @@ resource "aws_sns_topic_subscription" "pagerduty" {
   endpoint               = var.pagerduty_endpoint
   endpoint_auto_confirms = true
 }
+
+# People who read the alerts (each address confirms its subscription by e-mail).
+resource "aws_sns_topic_subscription" "alert_email" {
+  for_each = toset(var.alert_emails)
+
+  topic_arn = aws_sns_topic.alerts.arn
+  protocol  = "email"
+  endpoint  = each.value
+}

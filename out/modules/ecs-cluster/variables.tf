@@ -41,6 +41,12 @@ variable "paging_topic_name" {
   type        = string
 }
 
+variable "alert_emails" {
+  description = "E-mail addresses subscribed to the alerts topic."
+  type        = list(string)
+  default     = []
+}
+
 variable "pagerduty_endpoint" {
   description = "HTTPS endpoint of the PagerDuty integration subscribed to the paging topic."
   type        = string

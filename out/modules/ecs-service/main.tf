@@ -5,10 +5,11 @@ locals {
   load_balanced = var.target_group_name != null
   has_port      = var.container_port != null
 
-  container_definition = merge(
+  # Everything of the container but its image: Terraform owns this shape, the
+  # deploy command (`python -m generator deploy`) owns the image.
+  container_shape = merge(
     {
       name      = var.name
-      image     = var.image
       essential = true
 
       environment = [for name in sort(keys(var.environment_variables)) : { name = name, value = var.environment_variables[name] }]
@@ -64,6 +65,44 @@ resource "aws_cloudwatch_log_group" "this" {
 # Task definition (design section 4.1)
 ################################################################################
 
+################################################################################
+# Who owns what once the service is live
+#
+# Terraform owns the shape of the task definition (cpu, memory, roles,
+# environment, secrets, health check, logging); deploys own the image and the
+# revision the service runs. A deploy writes its image to the parameter below,
+# registers a revision with it and points the service at that revision. Then:
+# - the next plan is empty: Terraform ignores the image in its own revision and
+#   runs the newest revision of the family (`local.task_definition`);
+# - a catalog change to the shape registers a new revision (replace_triggered_by)
+#   built with the deployed image from the parameter, so it reaches the running
+#   service without reverting the deploy.
+################################################################################
+
+resource "aws_ssm_parameter" "image" {
+  #checkov:skip=CKV2_AWS_34:An image reference is not a secret; deploys and reviewers read it in plain text.
+  name           = var.image_parameter_name
+  description    = "Image deployed to ${var.name}. Written by each deploy; the catalog's image is only the first one."
+  type           = "String"
+  insecure_value = var.image
+
+  tags = var.tags
+
+  lifecycle {
+    ignore_changes = [insecure_value]
+  }
+}
+
+resource "terraform_data" "task_shape" {
+  input = {
+    cpu                = var.cpu
+    memory             = var.memory
+    execution_role_arn = var.execution_role_arn
+    task_role_arn      = var.task_role_arn
+    container          = jsonencode(local.container_shape)
+  }
+}
+
 data "aws_secretsmanager_secret" "this" {
   for_each = var.secrets
 
@@ -79,7 +118,7 @@ resource "aws_ecs_task_definition" "this" {
   execution_role_arn       = var.execution_role_arn
   task_role_arn            = var.task_role_arn
 
-  container_definitions = jsonencode([local.container_definition])
+  container_definitions = jsonencode([merge(local.container_shape, { image = aws_ssm_parameter.image.insecure_value })])
 
   runtime_platform {
     operating_system_family = "LINUX"
@@ -87,6 +126,24 @@ resource "aws_ecs_task_definition" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # The image changes with every deploy, outside Terraform; a new shape
+    # replaces the revision (with the deployed image).
+    ignore_changes       = [container_definitions]
+    replace_triggered_by = [terraform_data.task_shape]
+  }
+}
+
+# The newest revision of the family: a deploy's, or Terraform's after a catalog change.
+data "aws_ecs_task_definition" "latest" {
+  task_definition = aws_ecs_task_definition.this.family
+
+  depends_on = [aws_ecs_task_definition.this]
+}
+
+locals {
+  task_definition = "${aws_ecs_task_definition.this.family}:${max(aws_ecs_task_definition.this.revision, data.aws_ecs_task_definition.latest.revision)}"
 }
 
 ################################################################################
@@ -191,7 +248,7 @@ resource "aws_lb_listener_rule" "this" {
 resource "aws_ecs_service" "this" {
   name                    = var.name
   cluster                 = var.cluster_arn
-  task_definition         = aws_ecs_task_definition.this.arn
+  task_definition         = local.task_definition
   desired_count           = var.min_tasks
   platform_version        = "LATEST"
   enable_execute_command  = var.enable_execute_command
@@ -214,6 +271,18 @@ resource "aws_ecs_service" "this" {
   deployment_circuit_breaker {
     enable   = true
     rollback = true
+  }
+
+  # A deployment whose new tasks raise these alarms (5xx rate, too few healthy
+  # targets: "this version is bad") is rolled back by ECS.
+  dynamic "alarms" {
+    for_each = local.load_balanced ? [1] : []
+
+    content {
+      alarm_names = [var.alarm_names.target_5xx_rate, var.alarm_names.healthy_hosts_low]
+      enable      = true
+      rollback    = true
+    }
   }
 
   dynamic "capacity_provider_strategy" {

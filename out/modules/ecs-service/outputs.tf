@@ -6,9 +6,9 @@ output "service_name" {
   value       = aws_ecs_service.this.name
 }
 
-output "task_definition_arn" {
-  description = "ARN of the task definition revision the service runs."
-  value       = aws_ecs_task_definition.this.arn
+output "task_definition" {
+  description = "Family and revision the service runs: the newest of Terraform's and the deploys' revisions."
+  value       = local.task_definition
 }
 
 output "target_group_arn" {

@@ -85,7 +85,12 @@ variable "task_family" {
 }
 
 variable "image" {
-  description = "Container image, `<registry>/<repository>:<tag>`."
+  description = "First container image, `<registry>/<repository>:<tag>`; deploys replace it (see `image_parameter_name`)."
+  type        = string
+}
+
+variable "image_parameter_name" {
+  description = "SSM parameter that holds the deployed image; created with `image`, then written by each deploy."
   type        = string
 }
 

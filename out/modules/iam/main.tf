@@ -178,31 +178,67 @@ resource "aws_iam_role_policy" "task" {
 # CI/CD deploy role (design section 7.2)
 ################################################################################
 
+locals {
+  ci_enabled = length(var.ci_deploy_principals) > 0 || var.ci_github_subject != null
+}
+
 data "aws_iam_policy_document" "ci_assume" {
-  count = length(var.ci_deploy_principals) > 0 ? 1 : 0
+  count = local.ci_enabled ? 1 : 0
 
-  statement {
-    actions = ["sts:AssumeRole"]
+  # GitHub Actions jobs of one repository that run in the GitHub environment of
+  # this environment's name: a dev job cannot assume the prod role, and prod's
+  # GitHub environment can require a reviewer (the manual approval).
+  dynamic "statement" {
+    for_each = var.ci_github_subject != null ? [var.ci_github_subject] : []
 
-    principals {
-      type        = "AWS"
-      identifiers = var.ci_deploy_principals
+    content {
+      actions = ["sts:AssumeRoleWithWebIdentity"]
+
+      principals {
+        type        = "Federated"
+        identifiers = ["arn:${local.partition}:iam::${local.account_id}:oidc-provider/token.actions.githubusercontent.com"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "token.actions.githubusercontent.com:aud"
+        values   = ["sts.amazonaws.com"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "token.actions.githubusercontent.com:sub"
+        values   = [statement.value]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.ci_deploy_principals) > 0 ? [1] : []
+
+    content {
+      actions = ["sts:AssumeRole"]
+
+      principals {
+        type        = "AWS"
+        identifiers = var.ci_deploy_principals
+      }
     }
   }
 }
 
 resource "aws_iam_role" "ci_deploy" {
-  count = length(var.ci_deploy_principals) > 0 ? 1 : 0
+  count = local.ci_enabled ? 1 : 0
 
   name               = var.ci_deploy_role_name
-  description        = "CI pushes images and rolls out new task definitions"
+  description        = "CI pushes images and deploys new task definition revisions"
   assume_role_policy = data.aws_iam_policy_document.ci_assume[0].json
 
   tags = var.tags
 }
 
 data "aws_iam_policy_document" "ci_deploy" {
-  count = length(var.ci_deploy_principals) > 0 ? 1 : 0
+  count = local.ci_enabled ? 1 : 0
 
   statement {
     sid       = "RegistryLogin"
@@ -220,6 +256,32 @@ data "aws_iam_policy_document" "ci_deploy" {
     sid       = "TaskDefinitions"
     actions   = ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"]
     resources = ["*"] # the actions have no resource-level permissions
+  }
+
+  statement {
+    sid       = "FindImages"
+    actions   = ["ecr:DescribeImages"]
+    resources = sort(distinct([for service in values(var.services) : service.image_repository_arn]))
+  }
+
+  # The deployed image (read by Terraform), the deploy history (rollback) and the
+  # last successful digest (promotion gate) of this environment's services.
+  statement {
+    sid       = "DeployRecords"
+    actions   = ["ssm:GetParameter", "ssm:PutParameter"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${var.deploy_parameter_prefix}/*"]
+  }
+
+  statement {
+    sid       = "PromotionGate"
+    actions   = ["ssm:GetParameter"]
+    resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${var.platform_name}/*/services/*/last-successful-digest"]
+  }
+
+  statement {
+    sid       = "AlarmGate"
+    actions   = ["cloudwatch:DescribeAlarms"]
+    resources = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.alarm_name_prefix}*"]
   }
 
   statement {
@@ -245,7 +307,7 @@ data "aws_iam_policy_document" "ci_deploy" {
 }
 
 resource "aws_iam_role_policy" "ci_deploy" {
-  count = length(var.ci_deploy_principals) > 0 ? 1 : 0
+  count = local.ci_enabled ? 1 : 0
 
   name   = "deploy"
   role   = aws_iam_role.ci_deploy[0].id

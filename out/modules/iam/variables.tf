@@ -44,6 +44,27 @@ variable "ci_deploy_role_name" {
   type        = string
 }
 
+variable "ci_github_subject" {
+  description = "OIDC `sub` claim of the GitHub Actions jobs that may assume the deploy role (`repo:<owner>/<name>:environment:<env>`); `null` for none."
+  type        = string
+  default     = null
+}
+
+variable "deploy_parameter_prefix" {
+  description = "SSM path under which deploys record the services' images and history, e.g. `/nexus/prod/services`."
+  type        = string
+}
+
+variable "platform_name" {
+  description = "Platform name, the first part of every deploy parameter path (promotion gate reads other environments')."
+  type        = string
+}
+
+variable "alarm_name_prefix" {
+  description = "Prefix of the environment's alarm names; the deploy gate reads their state."
+  type        = string
+}
+
 variable "ci_deploy_principals" {
   description = "A list of IAM principal ARNs that may assume the deploy role; empty creates no role."
   type        = list(string)
