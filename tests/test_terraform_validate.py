@@ -9,14 +9,16 @@ import pytest
 
 from conftest import COMMITTED_OUT, GOLDEN_TREE, run_terraform
 
-ROOTS = [(COMMITTED_OUT, env) for env in ("dev", "staging", "prod")] + [(GOLDEN_TREE, env) for env in ("qa", "live")]
+ROOTS = ([(COMMITTED_OUT, f"environments/{env}") for env in ("dev", "staging", "prod")]
+         + [(GOLDEN_TREE, f"environments/{env}") for env in ("qa", "live")]
+         + [(COMMITTED_OUT, "shared"), (GOLDEN_TREE, "shared")])
 
 
-@pytest.mark.parametrize("tree, environment", ROOTS, ids=[f"{tree.name}-{env}" for tree, env in ROOTS])
-def test_terraform_validate(tree: Path, environment: str, tmp_path: Path, terraform_env: dict[str, str]) -> None:
+@pytest.mark.parametrize("tree, root_path", ROOTS, ids=[f"{tree.name}-{path.rsplit('/', 1)[-1]}" for tree, path in ROOTS])
+def test_terraform_validate(tree: Path, root_path: str, tmp_path: Path, terraform_env: dict[str, str]) -> None:
     copy = tmp_path / "tree"
     shutil.copytree(tree, copy)  # init writes .terraform/; never into the committed tree
-    root = copy / "environments" / environment
+    root = copy / root_path
     init = run_terraform(["init", "-backend=false", "-input=false", "-no-color"], root, terraform_env)
     assert init.returncode == 0, init.stdout + init.stderr
     result = run_terraform(["validate", "-no-color"], root, terraform_env)

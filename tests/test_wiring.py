@@ -253,3 +253,35 @@ def test_alb_listeners_and_cluster_settings() -> None:
     assert alb[("aws_lb", "this")]["enable_http2"] is True  # design 3.1
     cluster = resources(load(COMMITTED_OUT / "modules" / "ecs-cluster" / "main.tf"))
     assert literal(cluster[("aws_ecs_cluster", "this")]["setting"][0]) == {"name": "containerInsights", "value": "enabled"}
+
+
+def test_deploys_own_the_image_and_terraform_the_shape(service_resources: dict) -> None:
+    """Phase 5 ownership: a deploy is never reverted by `terraform apply`, a catalog change reaches the
+    running service with the deployed image, and the plan after a deploy is empty."""
+    definition = service_resources[("aws_ecs_task_definition", "this")]
+    assert "aws_ssm_parameter.image.insecure_value" in definition["container_definitions"]
+    lifecycle = definition["lifecycle"][0]
+    assert lifecycle["ignore_changes"] == ["container_definitions"]
+    assert lifecycle["replace_triggered_by"] == ["${terraform_data.task_shape}"]
+    shape = service_resources[("terraform_data", "task_shape")]["input"]
+    assert set(shape) == {"cpu", "memory", "execution_role_arn", "task_role_arn", "container"}
+    parameter = service_resources[("aws_ssm_parameter", "image")]
+    assert parameter["lifecycle"][0]["ignore_changes"] == ["insecure_value"]
+    ecs = service_resources[("aws_ecs_service", "this")]
+    assert ecs["task_definition"] == "${local.task_definition}"
+    text = (COMMITTED_OUT / "modules" / "ecs-service" / "main.tf").read_text()
+    assert ("task_definition = \"${aws_ecs_task_definition.this.family}:${max(aws_ecs_task_definition.this.revision, "
+            "data.aws_ecs_task_definition.latest.revision)}\"") in text
+    alarms = dynamic(ecs, "alarms")["content"][0]
+    assert alarms["alarm_names"] == ["${var.alarm_names.target_5xx_rate}", "${var.alarm_names.healthy_hosts_low}"]
+    assert (alarms["enable"], alarms["rollback"]) == (True, True)
+
+
+def test_image_repositories_are_immutable_and_scanned() -> None:
+    found = resources(load(COMMITTED_OUT / "shared" / "main.tf"))
+    repository = found[("aws_ecr_repository", "this")]
+    assert literal(repository["image_tag_mutability"]) == "IMMUTABLE"
+    assert repository["image_scanning_configuration"][0]["scan_on_push"] is True
+    raw = raw_catalog(NEXUS_CATALOG)
+    listed = load(COMMITTED_OUT / "shared" / "main.tf")["locals"][0]["repositories"]
+    assert sorted(re.findall(r'"([^"]+)"', listed)) == sorted({s.get("image_repository", f"nexus/{n}") for n, s in raw["services"].items()})
