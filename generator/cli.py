@@ -1,9 +1,11 @@
-"""Command line: `python -m generator validate|render|migration-plan|migration-check`."""
+"""Command line: `python -m generator validate|render|migration-plan|migration-check|deploy|rollback|deploy-status`."""
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -115,3 +117,54 @@ def migration_check(catalog_path: Path, environment_name: str, service_name: str
     click.echo(f"{len(results) - len(failed)} of {len(results)} checks passed")
     if failed:
         sys.exit(1)
+
+
+SERVICE_OPTION = click.option("--service", "service_name", required=True, help="Service name, as in the catalog.")
+TIMEOUT_OPTION = click.option("--timeout", type=click.IntRange(1, 86400), default=900, show_default=True,
+                              help="Seconds to wait for the rollout before rolling back.")
+
+
+def _deployer(catalog_path: Path, environment_name: str) -> "Any":
+    from generator import deploy
+
+    catalog = api.validate(catalog_path)
+    deployment = catalog.deployment(_environment(catalog, environment_name))
+    return deploy.Deployer(deployment, deploy.Aws(deployment.platform.region))
+
+
+@main.command("deploy")
+@CATALOG_OPTION
+@ENV_OPTION
+@SERVICE_OPTION
+@click.option("--image", "image", required=True,
+              help="An immutable tag or a digest (sha256:...) in the service's repository, or the full reference.")
+@TIMEOUT_OPTION
+@click.option("--override-gates", "override_reason", default=None, metavar="REASON",
+              help="Deploy although a gate refuses (emergency); the reason is printed and recorded.")
+def deploy_command(catalog_path: Path, environment_name: str, service_name: str, image: str, timeout: int,
+                   override_reason: str | None) -> None:
+    """Deploy an image: new revision, update, wait; on failure roll back and exit 1 naming the cause."""
+    deployer = _deployer(catalog_path, environment_name)
+    started = time.monotonic()
+    deployer.deploy(service_name, image, timeout, override_reason)
+    click.echo(f"done in {time.monotonic() - started:.0f} s")
+
+
+@main.command("rollback")
+@CATALOG_OPTION
+@ENV_OPTION
+@SERVICE_OPTION
+@TIMEOUT_OPTION
+def rollback_command(catalog_path: Path, environment_name: str, service_name: str, timeout: int) -> None:
+    """Go back to the revision of the previous successful deploy and wait for it."""
+    _deployer(catalog_path, environment_name).rollback(service_name, timeout)
+
+
+@main.command("deploy-status")
+@CATALOG_OPTION
+@ENV_OPTION
+@click.option("--service", "service_name", default=None, help="One service; default: all on ECS there.")
+def deploy_status_command(catalog_path: Path, environment_name: str, service_name: str | None) -> None:
+    """What runs where: revision, rollout state, running/desired tasks and image per service."""
+    for line in _deployer(catalog_path, environment_name).status(service_name):
+        click.echo(line)

@@ -11,6 +11,7 @@ ALB = "templates/modules/alb/main.tf.j2"
 CLUSTER = "templates/modules/ecs-cluster/main.tf.j2"
 ROOT_SERVICES = "templates/environment/services.tf.j2"
 MODEL = "generator/model.py"
+DEPLOY = "generator/deploy.py"
 NAMING = "generator/naming.py"
 
 
@@ -76,6 +77,12 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("secret prefix dropped", MODEL, "(var, environment.secret_prefix + secret)", "(var, secret)"),
     Mutant("health-check path default always used", MODEL,
            'raw.get("health_check_path", health_check_default)', "health_check_default"),
+    Mutant("migration weights swapped", MODEL, "Traffic(step.ecs_percent, 100 - step.ecs_percent,",
+           "Traffic(100 - step.ecs_percent, step.ecs_percent,"),
+    Mutant("callers switch to Service Connect at 50 %", MODEL,
+           "(step.state == SPLIT and step.ecs_percent == 100)", "(step.state == SPLIT and step.ecs_percent >= 50)"),
+    Mutant("promotion gate inverted", DEPLOY, "if proven != digest:", "if proven == digest:"),
+    Mutant("deploy ignores a failed rollout", DEPLOY, 'if state == "FAILED":', 'if state == "FAILURE":'),
     Mutant("log group name without environment", NAMING, 'return f"/ecs/{self.env.prefix}/{self.service}"',
            'return f"/ecs/{self.env.platform}/{self.service}"'),
 )
