@@ -141,10 +141,14 @@ def _deployer(catalog_path: Path, environment_name: str) -> "Any":
 @TIMEOUT_OPTION
 @click.option("--override-gates", "override_reason", default=None, metavar="REASON",
               help="Deploy although a gate refuses (emergency); the reason is printed and recorded.")
+@click.option("--poll-seconds", type=click.FloatRange(0.1, 60), default=5.0, hidden=True)
 def deploy_command(catalog_path: Path, environment_name: str, service_name: str, image: str, timeout: int,
-                   override_reason: str | None) -> None:
-    """Deploy an image: new revision, update, wait; on failure roll back and exit 1 naming the cause."""
+                   override_reason: str | None, poll_seconds: float) -> None:
+    """Deploy an image: new revision, update, wait; on failure roll back and exit 1 naming the cause.
+
+    Exit codes: 0 deployed and healthy; 1 failed (rolled back) or an error; 3 refused by a gate."""
     deployer = _deployer(catalog_path, environment_name)
+    deployer.poll_seconds = poll_seconds
     started = time.monotonic()
     deployer.deploy(service_name, image, timeout, override_reason)
     click.echo(f"done in {time.monotonic() - started:.0f} s")
@@ -155,9 +159,14 @@ def deploy_command(catalog_path: Path, environment_name: str, service_name: str,
 @ENV_OPTION
 @SERVICE_OPTION
 @TIMEOUT_OPTION
-def rollback_command(catalog_path: Path, environment_name: str, service_name: str, timeout: int) -> None:
-    """Go back to the revision of the previous successful deploy and wait for it."""
-    _deployer(catalog_path, environment_name).rollback(service_name, timeout)
+@click.option("--poll-seconds", type=click.FloatRange(0.1, 60), default=5.0, hidden=True)
+def rollback_command(catalog_path: Path, environment_name: str, service_name: str, timeout: int, poll_seconds: float) -> None:
+    """Run the previous successful deploy's image again (on the current task shape) and wait for it."""
+    deployer = _deployer(catalog_path, environment_name)
+    deployer.poll_seconds = poll_seconds
+    started = time.monotonic()
+    deployer.rollback(service_name, timeout)
+    click.echo(f"done in {time.monotonic() - started:.0f} s")
 
 
 @main.command("deploy-status")

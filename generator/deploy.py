@@ -226,6 +226,8 @@ class Deployer:
         cause = self.wait(svc, new_arn, timeout)
         if cause is not None:
             self.echo(f"{svc.name}: deployment failed: {cause}; rolling back to {previous_arn.rsplit('/', 1)[-1]}")
+            # The failed revision must not stay the family's newest: Terraform runs the newest.
+            self.aws.ecs.deregister_task_definition(taskDefinition=new_arn)
             self._put(svc.names.image_parameter, previous_image)
             self.aws.ecs.update_service(cluster=self.deployment.names.cluster, service=svc.name, taskDefinition=previous_arn)
             back = self.wait(svc, previous_arn, timeout, watch_alarms=False)
@@ -240,29 +242,34 @@ class Deployer:
         return new_arn
 
     def rollback(self, service_name: str, timeout: float) -> str:
+        """Run the image of the previous successful deploy again, on the current shape.
+
+        A new revision (current task definition, previous image) rather than the old
+        revision itself: an old revision would also bring back an old shape (cpu, memory,
+        environment) that the catalog has since changed, and Terraform runs the newest
+        revision of the family, so the next apply would undo a rollback to an older one."""
         svc = self.service(service_name)
-        current = self.describe(svc)["taskDefinition"]
-        history = self.history(svc)
-        arns = [entry["task_definition"] for entry in history]
-        earlier = [entry for entry in history[: arns.index(current)]] if current in arns else history
-        earlier = [entry for entry in earlier if entry["task_definition"] != current]
+        current_arn = self.describe(svc)["taskDefinition"]
+        current = self.aws.ecs.describe_task_definition(taskDefinition=current_arn, include=["TAGS"])
+        current_image = self._container(current["taskDefinition"], svc.name)["image"]
+        earlier = [entry for entry in self.history(svc) if entry["image"] != current_image]
         if not earlier:
-            raise DeployError(f"{svc.name} runs {current.rsplit('/', 1)[-1]} and no earlier successful deploy is "
-                              f"recorded in {svc.names.parameter_prefix}/deployments; deploy a known good image instead")
+            raise DeployError(f"{svc.name} runs {current_image} and no other successful deploy is recorded in "
+                              f"{svc.names.parameter_prefix}/deployments; deploy a known good image instead")
         target = earlier[-1]
-        self.echo(f"{svc.name}: rolling back {current.rsplit('/', 1)[-1]} -> "
-                  f"{target['task_definition'].rsplit('/', 1)[-1]} ({target['image']})")
+        new_arn = self.register(svc, current, target["image"])
+        self.echo(f"{svc.name}: rolling back {current_image} -> {target['image']} as {new_arn.rsplit('/', 1)[-1]}")
         self._put(svc.names.image_parameter, target["image"])
-        self.aws.ecs.update_service(cluster=self.deployment.names.cluster, service=svc.name,
-                                    taskDefinition=target["task_definition"])
-        cause = self.wait(svc, target["task_definition"], timeout, watch_alarms=False)
+        self.aws.ecs.update_service(cluster=self.deployment.names.cluster, service=svc.name, taskDefinition=new_arn)
+        cause = self.wait(svc, new_arn, timeout, watch_alarms=False)
         if cause is not None:
-            raise DeployError(f"rollback of {svc.name} to {target['task_definition'].rsplit('/', 1)[-1]} failed: {cause}")
+            raise DeployError(f"rollback of {svc.name} to {target['image']} failed: {cause}")
         self._put(f"{svc.names.parameter_prefix}/last-successful-digest", target["digest"])
-        self._record(svc, {**target, "by": os.environ.get("GITHUB_ACTOR") or getpass.getuser(), "rollback_of": current,
+        self._record(svc, {"task_definition": new_arn, "image": target["image"], "digest": target["digest"],
+                           "by": os.environ.get("GITHUB_ACTOR") or getpass.getuser(), "rollback_of": current_image,
                            "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
-        self.echo(f"{svc.name}: rolled back to {target['task_definition'].rsplit('/', 1)[-1]}")
-        return target["task_definition"]
+        self.echo(f"{svc.name}: rolled back to {target['image']} ({new_arn.rsplit('/', 1)[-1]})")
+        return new_arn
 
     def register(self, svc: DeployedService, described: dict[str, Any], reference: str) -> str:
         definition = described["taskDefinition"]

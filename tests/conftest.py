@@ -99,7 +99,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     harness = sys.modules.get("harness")
     if harness is None or not harness.SUMMARY:
         return
-    phases = ["seed", "init", "apply", "check", "plan", "day-2", "migrate", "destroy"]
+    phases = ["seed", "shared", "init", "apply", "check", "plan", "day-2", "migrate", "deploy", "destroy"]
     write = terminalreporter.write_line
     write("")
     write("e2e summary (wall seconds per phase)")
@@ -111,3 +111,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     day_two = sys.modules.get("day_two")
     for line in day_two.summary_lines() if day_two else []:
         write(line)
+    deploys = sys.modules.get("deploy_steps")
+    if deploys and deploys.TIMINGS:
+        write("")
+        write("deploy commands against the emulator (wall seconds, rollout simulated in 4 s)")
+        for label, seconds in deploys.TIMINGS.items():
+            write(f"{label:<16} {seconds:6.1f}")

@@ -38,6 +38,7 @@ class FakeAws:
         self.running = f"{FAMILY}:7"
         self.deployments = [self._deployment(self.running, "COMPLETED")]
         self.updates: list[str] = []
+        self.deregistered: list[str] = []
         self.ecs, self.ecr, self.ssm, self.cloudwatch = self, self, self, self
 
     @staticmethod
@@ -60,6 +61,9 @@ class FakeAws:
         arn = f"{FAMILY}:{7 + len(self.revisions)}"
         self.revisions[arn] = {"image": request["containerDefinitions"][0]["image"]}
         return {"taskDefinition": {"taskDefinitionArn": arn}}
+
+    def deregister_task_definition(self, taskDefinition: str) -> None:
+        self.deregistered.append(taskDefinition)
 
     def update_service(self, cluster: str, service: str, taskDefinition: str) -> None:
         self.updates.append(taskDefinition)
@@ -140,6 +144,7 @@ def test_failed_rollout_is_rolled_back_and_named(tmp_path: Path) -> None:
     with pytest.raises(DeployError, match="circuit breaker: tasks failed to start; rolled back to orbit-pricing-live:7"):
         deploy.deploy("pricing", "2026.12.0", timeout=600)
     assert aws.updates == [f"{FAMILY}:8", f"{FAMILY}:7"]
+    assert aws.deregistered == [f"{FAMILY}:8"], "the failed revision must not stay the newest (Terraform runs the newest)"
     assert aws.parameters["/orbit/live/services/pricing/image"] == f"{REGISTRY}/orbit/pricing:2026.10.4"
     assert "/orbit/live/services/pricing/last-successful-digest" not in aws.parameters
 
@@ -203,20 +208,22 @@ def test_override_is_logged_and_recorded(tmp_path: Path) -> None:
     assert '"override":"hotfix INC-42"' in aws.parameters["/orbit/live/services/pricing/deployments"]
 
 
-def test_rollback_returns_to_the_previous_successful_deploy(tmp_path: Path) -> None:
+def test_rollback_runs_the_previous_image_as_the_newest_revision(tmp_path: Path) -> None:
     aws = FakeAws()
     deploy, _ = deployer(tmp_path, aws)
-    first = deploy.deploy("pricing", "2026.10.4", timeout=60)
+    deploy.deploy("pricing", "2026.10.4", timeout=60)
     aws.updates.clear()
     second = deploy.deploy("pricing", "2026.12.0", timeout=60)
-    assert deploy.rollback("pricing", timeout=60) == first
-    assert aws.running == first and second != first
+    back = deploy.rollback("pricing", timeout=60)
+    assert back not in (second, f"{FAMILY}:8") and aws.running == back
+    assert aws.revisions[back]["image"] == f"{REGISTRY}/orbit/pricing:2026.10.4"
     assert aws.parameters["/orbit/live/services/pricing/image"] == f"{REGISTRY}/orbit/pricing:2026.10.4"
+    assert aws.parameters["/orbit/live/services/pricing/last-successful-digest"] == DIGEST_OLD
 
 
 def test_rollback_without_history_is_a_clear_error(tmp_path: Path) -> None:
     deploy, _ = deployer(tmp_path, FakeAws())
-    with pytest.raises(DeployError, match="no earlier successful deploy is recorded"):
+    with pytest.raises(DeployError, match="no other successful deploy is recorded"):
         deploy.rollback("pricing", timeout=60)
 
 

@@ -231,8 +231,12 @@ def _verify_exec(world: World, _: str) -> None:
 
 
 def _verify_image(world: World, _: str) -> None:
+    # Deploys own the running image (Phase 5): the catalog's tag is only the first image of a
+    # service that has none yet, so running services keep theirs.
     container = _task_definition(world, CLUSTER, "ledger")["containerDefinitions"][0]
-    assert container["image"] == "210987654321.dkr.ecr.eu-west-1.amazonaws.com/orbit/ledger:2026.11.2", container["image"]
+    assert container["image"] == "210987654321.dkr.ecr.eu-west-1.amazonaws.com/orbit/ledger:2026.10.4", container["image"]
+    parameter = world.ssm.get_parameter(Name="/orbit/live/services/ledger/image")["Parameter"]["Value"]
+    assert parameter.endswith(":2026.10.4"), parameter
 
 
 def _verify_variable(world: World, _: str) -> None:
@@ -288,6 +292,10 @@ def _rename(data: dict[str, Any]) -> None:
     services = data["services"]
     data["services"] = {("shopfront" if name == "storefront" else name): body for name, body in services.items()}
     data["services"]["shopfront"]["renamed_from"] = "storefront"
+    for environment in data["environments"].values():  # a rename is renamed everywhere it is named
+        steps = environment.get("migration", {})
+        if "storefront" in steps:
+            steps["shopfront"] = steps.pop("storefront")
 
 
 EDITS: tuple[Edit, ...] = (
@@ -307,7 +315,7 @@ EDITS: tuple[Edit, ...] = (
     Edit("add a calls edge", _add_calls_edge, verify=_verify_calls),
     Edit("log retention 365 -> 400", _set(("environments", "live", "log_retention_days"), 400), verify=_verify_retention),
     Edit("toggle execute-command", _set(("environments", "live", "enable_execute_command"), True), verify=_verify_exec),
-    Edit("change the image", _set(("environments", "live", "image_tag"), "2026.11.2"), verify=_verify_image),
+    Edit("change the catalog's first image", _set(("environments", "live", "image_tag"), "2026.11.2"), verify=_verify_image),
     Edit("change an environment variable", _set(("services", "storefront", "environment", "GREETING"), "hello"),
          verify=_verify_variable),
     Edit("rename a service", _rename, removes=frozenset({"storefront", "shopfront"}), verify=_verify_rename),

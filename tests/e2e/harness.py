@@ -29,7 +29,7 @@ from generator.model import Deployment
 HERE = Path(__file__).resolve().parent
 ENDPOINT_SERVICES = (
     "acm", "appautoscaling", "cloudwatch", "ec2", "ecr", "ecs", "elbv2", "iam", "kms", "logs", "route53",
-    "s3", "secretsmanager", "servicediscovery", "sns", "sts", "wafv2",
+    "s3", "secretsmanager", "servicediscovery", "sns", "ssm", "sts", "wafv2",
 )
 AVAILABILITY_ZONE_LETTERS = ("a", "b", "c")
 REPLAYS: list[str] = []  # requests the emulator answered from its replay memory (moto_server.py)
@@ -171,7 +171,10 @@ def prepare_root(tree: Path, environment: str, url: str, region: str, workdir: P
     """Copy the generated tree and add the emulator overrides next to the environment root."""
     copy = workdir / "tree"
     shutil.copytree(tree, copy, ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*"))
-    root = copy / "environments" / environment
+    return add_overrides(copy / "environments" / environment, url, region)
+
+
+def add_overrides(root: Path, url: str, region: str) -> Path:
     (root / "emulator_override.tf").write_text(provider_override(url, region))
     (root / "backend_override.tf").write_text(BACKEND_OVERRIDE)
     return root

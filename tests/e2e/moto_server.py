@@ -106,6 +106,80 @@ def _keep_ecs_service_fields() -> None:
         setattr(response_class, name, wrapped)
 
 
+_ROLLOUT_SECONDS = float(os.environ.get("E2E_ROLLOUT_SECONDS", "4"))
+
+
+def _roll_out_deployments() -> None:
+    """Gap: UpdateService with a new task definition starts no deployment (the PRIMARY one keeps
+    the old revision and never changes state), so nothing that waits for a rollout can finish.
+
+    Here, as in ECS: a new task definition makes a new PRIMARY deployment (IN_PROGRESS) and the
+    old one ACTIVE; after a few seconds the new one is COMPLETED and the old one gone. Failure
+    injection for the deploy tests, in this harness only: an image whose tag contains `broken`
+    fails like a circuit breaker with rollback (FAILED, the previous revision PRIMARY again)."""
+    import copy as copy_module
+
+    from moto.core.utils import utcnow
+    from moto.ecs import models
+
+    backend_class = models.EC2ContainerServiceBackend
+    original_update, original_describe = backend_class.update_service, backend_class.describe_services
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        new_definition = service_properties.get("task_definition")
+        service = original_update(self, service_properties)
+        current = service.deployments[0] if service.deployments else None
+        if new_definition and current is not None and current["taskDefinition"] != new_definition:
+            started = copy_module.deepcopy(current)
+            started.update(id=f"ecs-svc/{int(time.time() * 1000)}", taskDefinition=new_definition, status="PRIMARY",
+                           rolloutState="IN_PROGRESS", rolloutStateReason="ECS deployment in progress.",
+                           runningCount=0, createdAt=utcnow(), updatedAt=utcnow())
+            previous = copy_module.deepcopy(current)
+            previous["status"] = "ACTIVE"
+            service.deployments = [started, previous]
+            service._rollout_started = time.monotonic()
+        return service
+
+    def progress(self: Any, service: Any) -> None:
+        started = getattr(service, "_rollout_started", None)
+        if started is None or time.monotonic() - started < _ROLLOUT_SECONDS:
+            return
+        new, *old = service.deployments
+        image = self.describe_task_definition(new["taskDefinition"]).container_definitions[0].get("image", "")
+        if "broken" in image and new["rolloutState"] == "IN_PROGRESS" and old:
+            new.update(rolloutState="FAILED", status="ACTIVE", runningCount=0,
+                       rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.")
+            back = copy_module.deepcopy(old[0])
+            back.update(status="PRIMARY", rolloutState="COMPLETED")
+            service.deployments = [back, new]
+            service.task_definition = back["taskDefinition"]
+            service._rollout_started = time.monotonic()  # the failed one drains next
+            return
+        if new["rolloutState"] == "IN_PROGRESS":
+            new.update(rolloutState="COMPLETED", rolloutStateReason="ECS deployment completed.",
+                       runningCount=new.get("desiredCount", 0), updatedAt=utcnow())
+        service.deployments = [new]
+        service._rollout_started = None
+
+    def describe_services(self: Any, cluster_str: str, service_names_or_arns: list[str]) -> Any:
+        result = original_describe(self, cluster_str, service_names_or_arns)
+        for service in result[0]:
+            progress(self, service)
+        return result
+
+    backend_class.update_service = update_service
+    backend_class.describe_services = describe_services
+
+    # Gap: a task definition family alone resolves to its newest revision even when that one
+    # is INACTIVE (deregistered); AWS resolves it to the newest ACTIVE revision.
+    def last_active_revision(self: Any, family: str) -> Any:
+        definitions = self.task_definitions.get(family) or {}
+        active = [revision for revision, definition in definitions.items() if definition.status == "ACTIVE"]
+        return max(active) if active else (max(definitions) if definitions else None)
+
+    backend_class._get_last_task_definition_revision_id = last_active_revision
+
+
 def _keep_referenced_rule_descriptions() -> None:
     """Gap: moto keeps a rule's description only for CIDR rules; AWS keeps it for rules
     that reference a security group too, and without it every such rule drifts."""
@@ -187,6 +261,7 @@ def main() -> None:
     _serialise_requests()
     _fill_application_autoscaling_tagging()
     _keep_ecs_service_fields()
+    _roll_out_deployments()
     _keep_referenced_rule_descriptions()
     import waitress
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
