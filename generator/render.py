@@ -14,10 +14,11 @@ from typing import Any
 
 import jinja2
 
-from generator import hcl
+from generator import hcl, yaml_text
 from generator.hcl_format import align_assignments
 from generator.model import Catalog
 from generator.naming import SharedNames
+from generator.workflows import WORKFLOWS_DIR, plan_workflows
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -66,6 +67,35 @@ def template_environment() -> jinja2.Environment:
     return environment
 
 
+def require_yaml(value: Any) -> Any:
+    if isinstance(value, yaml_text.YamlText):
+        return value
+    raise TemplateValueError(
+        f"template printed {value!r} without the `yaml`, `yaml_key` or `yaml_comment` filter; "
+        "every value must be quoted on its way into YAML"
+    )
+
+
+@lru_cache(maxsize=1)
+def yaml_template_environment() -> jinja2.Environment:
+    """The Jinja environment of the YAML outputs (workflows): values only through yaml_text."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+        finalize=require_yaml,
+        auto_reload=False,
+    )
+    environment.filters["yaml"] = yaml_text.value
+    environment.filters["yaml_key"] = yaml_text.key
+    environment.filters["yaml_comment"] = yaml_text.comment
+    environment.globals["expression"] = yaml_text.expression
+    return environment
+
+
 def header(*lines: str) -> hcl.HclText:
     return hcl.HclText("\n".join([GENERATED_MARKER, *(f"# {comment(line)}" for line in lines)]))
 
@@ -95,6 +125,16 @@ def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
             catalog=catalog,
             shared=shared,
         )
+    workflows = plan_workflows(catalog, f"catalog/{source_name}")
+    if workflows is not None:
+        yaml_header = yaml_text.YamlText("\n".join([GENERATED_MARKER, f"# Source: platform of {comment(source_name)} through "
+                                                    "templates/github/. Change the catalog and run `make render`."]))
+        environment = yaml_template_environment()
+        files[PurePosixPath(WORKFLOWS_DIR, "deploy.yml")] = environment.get_template("github/deploy.yml.j2").render(
+            header=yaml_header, workflows=workflows, platform=catalog.platform)
+        for service in workflows.services:
+            files[PurePosixPath(WORKFLOWS_DIR, service.file_name)] = environment.get_template(
+                "github/deploy-service.yml.j2").render(header=yaml_header, service=service)
     for environment in catalog.environments:
         deployment = catalog.deployment(environment)
         for file_name in ENVIRONMENT_FILES:
