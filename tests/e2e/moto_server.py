@@ -128,6 +128,11 @@ def _roll_out_deployments() -> None:
     def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
         new_definition = service_properties.get("task_definition")
         service = original_update(self, service_properties)
+        if new_definition:
+            # Gap: the service keeps the string it was given (`family:3`); AWS answers with the
+            # revision's ARN, and the provider's read of a non-ARN value panics.
+            new_definition = self.describe_task_definition(new_definition).arn
+            service.task_definition = new_definition
         current = service.deployments[0] if service.deployments else None
         if new_definition and current is not None and current["taskDefinition"] != new_definition:
             started = copy_module.deepcopy(current)
