@@ -177,3 +177,24 @@ def deploy_status_command(catalog_path: Path, environment_name: str, service_nam
     """What runs where: revision, rollout state, running/desired tasks and image per service."""
     for line in _deployer(catalog_path, environment_name).status(service_name):
         click.echo(line)
+
+
+@main.command("cost")
+@CATALOG_OPTION
+@ENV_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {environment, currency, monthly: {min, max}, services: {NAME: {min, max}}}.")
+@click.option("--prices", "prices_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A price table of your own (same shape as generator/data/aws-prices.json).")
+def cost_command(catalog_path: Path, environment_name: str, as_json: bool, prices_path: Path | None) -> None:
+    """Monthly cost at minimum and maximum tasks, per service and in total, and what Spot saves."""
+    import json
+
+    from generator import cost
+
+    catalog = api.validate(catalog_path)
+    deployment = catalog.deployment(_environment(catalog, environment_name))
+    try:
+        estimate = cost.estimate(deployment, cost.load_prices(prices_path))
+    except cost.PriceTableError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(estimate.as_json(), indent=2) if as_json else cost.as_text(estimate))

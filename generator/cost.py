@@ -1,0 +1,161 @@
+"""Monthly cost of an environment at its minimum and maximum task counts (design 1.2:
+Fargate, pay per use), from the catalog and a dated price table.
+
+Per service: tasks x (vCPU x vCPU-hour price + GB x GB-hour price) x hours per month, the
+tasks split between on-demand and Spot as the capacity-provider strategy places them (the
+on-demand base first, the rest by weight); plus CloudWatch Logs ingestion at an assumed
+volume per task. Fixed items: the shared ALB (hours and an assumed LCU load) and the NAT
+gateways the design shows. The saving is against running every task on-demand.
+Prices and assumptions are in generator/data/aws-prices.json (or `--prices FILE`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator.model import FARGATE, FARGATE_SPOT, Deployment, Service
+
+PRICE_TABLE = Path(__file__).resolve().parent / "data" / "aws-prices.json"
+
+
+class PriceTableError(Exception):
+    pass
+
+
+def load_prices(path: Path | None = None) -> dict[str, Any]:
+    path = path or PRICE_TABLE
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise PriceTableError(f"cannot read the price table {path}: {error}") from None
+    for key in ("date", "currency", "hours_per_month", "assumptions", "regions"):
+        if key not in table:
+            raise PriceTableError(f"{path}: the price table has no {key!r}")
+    return table
+
+
+@dataclass(frozen=True)
+class Split:
+    on_demand: float
+    spot: float
+
+
+def task_split(service: Service, tasks: int) -> Split:
+    """Expected on-demand and Spot tasks out of `tasks` under the service's strategy."""
+    shares = {share.capacity_provider: share for share in service.capacity}
+    base = min(tasks, shares[FARGATE].base) if FARGATE in shares else 0
+    rest = tasks - base
+    on_demand_weight = shares[FARGATE].weight if FARGATE in shares else 0
+    spot_weight = shares[FARGATE_SPOT].weight if FARGATE_SPOT in shares else 0
+    total = on_demand_weight + spot_weight
+    on_demand = base + (rest * on_demand_weight / total if total else 0)
+    return Split(on_demand, tasks - on_demand)
+
+
+@dataclass(frozen=True)
+class ServiceCost:
+    name: str
+    minimum: float
+    maximum: float
+    minimum_on_demand_only: float
+    maximum_on_demand_only: float
+
+
+@dataclass(frozen=True)
+class EnvironmentCost:
+    environment: str
+    region: str
+    currency: str
+    price_date: str
+    services: tuple[ServiceCost, ...]
+    fixed: tuple[tuple[str, float], ...]
+    assumptions: dict[str, float]
+
+    @property
+    def fixed_total(self) -> float:
+        return sum(amount for _, amount in self.fixed)
+
+    @property
+    def minimum(self) -> float:
+        return sum(s.minimum for s in self.services) + self.fixed_total
+
+    @property
+    def maximum(self) -> float:
+        return sum(s.maximum for s in self.services) + self.fixed_total
+
+    @property
+    def saving_at_minimum(self) -> float:
+        return sum(s.minimum_on_demand_only - s.minimum for s in self.services)
+
+    @property
+    def saving_at_maximum(self) -> float:
+        return sum(s.maximum_on_demand_only - s.maximum for s in self.services)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "currency": self.currency,
+            "price_table_date": self.price_date,
+            "region": self.region,
+            "monthly": {"min": round(self.minimum, 2), "max": round(self.maximum, 2)},
+            "spot_saving": {"min": round(self.saving_at_minimum, 2), "max": round(self.saving_at_maximum, 2)},
+            "fixed": {name: round(amount, 2) for name, amount in self.fixed},
+            "services": {s.name: {"min": round(s.minimum, 2), "max": round(s.maximum, 2)} for s in self.services},
+            "assumptions": self.assumptions,
+        }
+
+
+def estimate(deployment: Deployment, table: dict[str, Any]) -> EnvironmentCost:
+    region = deployment.platform.region
+    prices = table["regions"].get(region)
+    if prices is None:
+        raise PriceTableError(f"the price table has no prices for {region}; it has {', '.join(sorted(table['regions']))}"
+                              " (add the region, or pass --prices FILE)")
+    hours = table["hours_per_month"]
+    assumptions = table["assumptions"]
+
+    def task_month(service: Service, on_demand: float, spot: float) -> float:
+        vcpu, gb = service.sizing.cpu / 1024, service.sizing.memory / 1024
+        on_demand_rate = vcpu * prices["fargate_vcpu_hour"] + gb * prices["fargate_gb_hour"]
+        spot_rate = vcpu * prices["fargate_spot_vcpu_hour"] + gb * prices["fargate_spot_gb_hour"]
+        logs = (on_demand + spot) * assumptions["log_gb_per_task_month"] * prices["logs_ingest_gb"]
+        return (on_demand * on_demand_rate + spot * spot_rate) * hours + logs
+
+    services = []
+    for svc in deployment.services:
+        service = svc.service
+        low, high = service.sizing.min_tasks, service.sizing.max_tasks
+        low_split, high_split = task_split(service, low), task_split(service, high)
+        services.append(ServiceCost(
+            name=svc.name,
+            minimum=task_month(service, low_split.on_demand, low_split.spot),
+            maximum=task_month(service, high_split.on_demand, high_split.spot),
+            minimum_on_demand_only=task_month(service, low, 0),
+            maximum_on_demand_only=task_month(service, high, 0),
+        ))
+    fixed = (
+        ("load balancer (hours)", prices["alb_hour"] * hours),
+        (f"load balancer ({assumptions['alb_lcu_per_hour']:g} LCU assumed)", prices["alb_lcu_hour"] * assumptions["alb_lcu_per_hour"] * hours),
+        (f"NAT gateways ({assumptions['nat_gateways']:g}, design 1.1)", prices["nat_gateway_hour"] * assumptions["nat_gateways"] * hours),
+        (f"NAT data ({assumptions['nat_gb_per_month']:g} GB assumed)", prices["nat_gb"] * assumptions["nat_gb_per_month"]),
+    )
+    return EnvironmentCost(deployment.environment.name, region, table["currency"], table["date"], tuple(services),
+                           fixed, dict(assumptions))
+
+
+def as_text(cost: EnvironmentCost) -> str:
+    lines = [f"Monthly cost of {cost.environment!r} ({cost.region}, {cost.currency}, prices of {cost.price_date}; "
+             f"Spot at its snapshot price)",
+             f"{'service':<32} {'at min tasks':>13} {'at max tasks':>13}"]
+    for service in cost.services:
+        lines.append(f"{service.name:<32} {service.minimum:13.2f} {service.maximum:13.2f}")
+    for name, amount in cost.fixed:
+        lines.append(f"{name:<32} {amount:13.2f} {amount:13.2f}")
+    lines.append(f"{'total':<32} {cost.minimum:13.2f} {cost.maximum:13.2f}")
+    lines.append(f"{'Spot saves (vs on-demand)':<32} {cost.saving_at_minimum:13.2f} {cost.saving_at_maximum:13.2f}")
+    lines.append(f"Assumed: {cost.assumptions['log_gb_per_task_month']:g} GB of logs per task and month, "
+                 f"{cost.assumptions['alb_lcu_per_hour']:g} LCU, {cost.assumptions['nat_gb_per_month']:g} GB through NAT.")
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""`cost`: monthly cost at min and max tasks, checked against a hand computation from the price table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import NEXUS_CATALOG, ORBIT_CATALOG
+
+PRICES = json.loads((Path(__file__).resolve().parent.parent / "generator" / "data" / "aws-prices.json").read_text())
+
+
+def _cost(cli: Any, catalog: Path, env: str, *extra: str) -> dict[str, Any]:
+    result = cli("cost", "--catalog", catalog, "--env", env, "--json", *extra)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_small_catalog_matches_a_hand_computation(cli: Any) -> None:
+    """orbit.yaml, environment live (eu-west-1)."""
+    p, hours = PRICES["regions"]["eu-west-1"], PRICES["hours_per_month"]
+    logs_per_task = PRICES["assumptions"]["log_gb_per_task_month"] * p["logs_ingest_gb"]
+    got = _cost(cli, ORBIT_CATALOG, "live")
+    assert (got["environment"], got["currency"], got["price_table_date"]) == ("live", "USD", PRICES["date"])
+
+    # storefront: group edge (spot 0 %, on-demand base 2), sizing large (1024 cpu = 1 vCPU, 3072 MiB = 3 GB),
+    # min 2 / max 12 tasks, all on-demand.
+    storefront_task = (1 * p["fargate_vcpu_hour"] + 3 * p["fargate_gb_hour"]) * hours
+    assert got["services"]["storefront"]["min"] == pytest.approx(2 * storefront_task + 2 * logs_per_task, abs=0.01)
+    assert got["services"]["storefront"]["max"] == pytest.approx(12 * storefront_task + 12 * logs_per_task, abs=0.01)
+
+    # ledger: group batch (spot 80 % -> on-demand 1 : Spot 4), sizing small (0.25 vCPU, 1 GB), min 1 / max 3.
+    on_demand_task = (0.25 * p["fargate_vcpu_hour"] + 1 * p["fargate_gb_hour"]) * hours
+    spot_task = (0.25 * p["fargate_spot_vcpu_hour"] + 1 * p["fargate_spot_gb_hour"]) * hours
+    ledger_min = 1 * (0.2 * on_demand_task + 0.8 * spot_task) + 1 * logs_per_task
+    ledger_max = 3 * (0.2 * on_demand_task + 0.8 * spot_task) + 3 * logs_per_task
+    assert got["services"]["ledger"]["min"] == pytest.approx(ledger_min, abs=0.01)
+    assert got["services"]["ledger"]["max"] == pytest.approx(ledger_max, abs=0.01)
+
+    # pricing: edge, memory 4096 (4 GB), max 20: base 2 on-demand, the rest on-demand too (spot 0 %).
+    pricing_task = (1 * p["fargate_vcpu_hour"] + 4 * p["fargate_gb_hour"]) * hours
+    assert got["services"]["pricing"]["max"] == pytest.approx(20 * pricing_task + 20 * logs_per_task, abs=0.01)
+
+    fixed = (p["alb_hour"] * hours + p["alb_lcu_hour"] * PRICES["assumptions"]["alb_lcu_per_hour"] * hours
+             + p["nat_gateway_hour"] * PRICES["assumptions"]["nat_gateways"] * hours
+             + p["nat_gb"] * PRICES["assumptions"]["nat_gb_per_month"])
+    assert got["monthly"]["min"] == pytest.approx(sum(s["min"] for s in got["services"].values()) + fixed, abs=0.05)
+    assert got["spot_saving"]["min"] == pytest.approx(1 * 0.8 * (on_demand_task - spot_task) * 2, abs=0.02)  # ledger + reindexer
+
+
+def test_nexus_prod_prices_every_service(cli: Any) -> None:
+    got = _cost(cli, NEXUS_CATALOG, "prod")
+    assert len(got["services"]) == 26 and got["monthly"]["max"] > got["monthly"]["min"] > 0
+
+
+def test_price_table_override_and_missing_region(cli: Any, tmp_path: Path) -> None:
+    table = json.loads(json.dumps(PRICES))
+    table["regions"]["eu-west-1"] = {key: value * 2 for key, value in PRICES["regions"]["eu-west-1"].items()}
+    (tmp_path / "double.json").write_text(json.dumps(table))
+    normal = _cost(cli, ORBIT_CATALOG, "live")
+    doubled = _cost(cli, ORBIT_CATALOG, "live", "--prices", tmp_path / "double.json")
+    assert doubled["monthly"]["min"] == pytest.approx(2 * normal["monthly"]["min"], rel=0.001)
+    del table["regions"]["eu-west-1"]
+    (tmp_path / "none.json").write_text(json.dumps(table))
+    result = cli("cost", "--catalog", ORBIT_CATALOG, "--env", "live", "--prices", tmp_path / "none.json")
+    assert result.exit_code == 1 and "no prices for eu-west-1" in result.output
