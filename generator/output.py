@@ -91,10 +91,12 @@ def _refuse_foreign_files(out_dir: Path) -> None:
     for relative, path in sorted(_generated_files(out_dir).items()):
         try:
             with path.open("rb") as handle:
-                head = handle.read(len(GENERATED_MARKER) + 3)
+                head = handle.read(len(GENERATED_MARKER) + 8)
         except OSError:
             head = b""
-        if not head.lstrip(b"\xef\xbb\xbf").startswith(GENERATED_MARKER.encode()):
+        head = head.lstrip(b"\xef\xbb\xbf")
+        # Terraform and YAML files start with the `#` marker line, Markdown with it in an HTML comment.
+        if not (head.startswith(GENERATED_MARKER.encode()) or head.startswith(b"<!-- " + GENERATED_MARKER[2:].encode())):
             raise OutputError(
                 f"{out_dir / relative} was not written by the generator, and replacing {out_dir} would delete it; "
                 "move it out of the output directory or choose another --out"

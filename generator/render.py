@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from generator import hcl, yaml_text
+from generator import docs, hcl, yaml_text
 from generator.hcl_format import align_assignments
 from generator.model import Catalog
 from generator.naming import SharedNames
@@ -96,6 +96,43 @@ def yaml_template_environment() -> jinja2.Environment:
     return environment
 
 
+def require_doc(value: Any) -> Any:
+    if isinstance(value, docs.DocText):
+        return value
+    raise TemplateValueError(f"template printed {value!r} without a Markdown/Mermaid filter (cell, code, text, "
+                             "mermaid_id, mermaid_label)")
+
+
+@lru_cache(maxsize=1)
+def doc_template_environment() -> jinja2.Environment:
+    """The Jinja environment of the READMEs: values only through generator/docs.py's escapers."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+        finalize=require_doc,
+        auto_reload=False,
+    )
+    for name in ("cell", "code", "prose", "text", "mermaid_id", "mermaid_label"):
+        environment.filters[name] = getattr(docs, name)
+    return environment
+
+
+MODULE_PURPOSES = {
+    "alb": "The shared internet-facing Application Load Balancer (design 3.1): HTTPS listener, HTTP redirect, WAF, "
+           "access logs, DNS records, the load balancer's 5xx alarm and, while migrating, the Kubernetes ingress.",
+    "ecs-cluster": "The ECS cluster with Container Insights and execute-command logging (design 2.1), capacity "
+                   "providers, the Service Connect namespace, the KMS key and the alert and paging topics.",
+    "ecs-service": "One service (design 4, 5, 6, 9): task definition, ECS service with circuit breaker and "
+                   "deployment alarms, target group and listener rules, autoscaling, log group and alarms.",
+    "iam": "Execution and task roles per service (design 7.2) and the CI/CD deploy role (OIDC or IAM principals).",
+    "security-groups": "Security groups (design 7.1): ALB, one per service, and the rules to the existing data stores.",
+}
+
+
 def header(*lines: str) -> hcl.HclText:
     return hcl.HclText("\n".join([GENERATED_MARKER, *(f"# {comment(line)}" for line in lines)]))
 
@@ -115,6 +152,12 @@ def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
             files[PurePosixPath("modules", module, file_name)] = render_template(
                 template, header=header(f"Source: templates/{template}. Change the template and run `make render`.")
             )
+    documents = doc_template_environment()
+    for module in MODULES:
+        inputs, outputs = docs.module_interface(
+            files[PurePosixPath("modules", module, "variables.tf")], files[PurePosixPath("modules", module, "outputs.tf")])
+        files[PurePosixPath("modules", module, "README.md")] = documents.get_template("docs/module-README.md.j2").render(
+            module=module, purpose=MODULE_PURPOSES[module], inputs=inputs, outputs=outputs)
     shared = SharedNames(catalog.platform.name)
     for file_name in SHARED_FILES:
         template = f"shared/{file_name}.j2"
@@ -137,6 +180,8 @@ def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
                 "github/deploy-service.yml.j2").render(header=yaml_header, service=service)
     for environment in catalog.environments:
         deployment = catalog.deployment(environment)
+        files[PurePosixPath("environments", environment.name, "README.md")] = documents.get_template(
+            "docs/environment-README.md.j2").render(doc=docs.environment_doc(deployment))
         for file_name in ENVIRONMENT_FILES:
             template = f"environment/{file_name}.j2"
             files[PurePosixPath("environments", environment.name, file_name)] = render_template(

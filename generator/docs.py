@@ -1,0 +1,224 @@
+"""The human-readable side of `out/`: a README per environment (diagram, routing table,
+services, alarms, cost) and a README per module (inputs and outputs, as
+terraform-aws-modules documents its modules).
+
+Everything shown is computed here from the same model the Terraform comes from, so a
+picture never drifts from what is deployed. Text reaches Markdown and Mermaid only
+through the escapers below.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from generator import cost
+from generator.model import ON_ECS, ON_KUBERNETES, SPLIT, Deployment
+
+
+class DocText(str):
+    """Text already fit for the Markdown or Mermaid it is printed into."""
+
+
+def cell(value: object) -> DocText:
+    """A Markdown table cell: one line, `|` and backticks escaped."""
+    text = str(value).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+    return DocText(" ".join(text.split()))
+
+
+def prose(value: object) -> DocText:
+    """Our own Markdown (module descriptions with `code`): one line, only `|` escaped."""
+    return DocText(" ".join(str(value).split()).replace("|", "\\|"))
+
+
+def code(value: object) -> DocText:
+    """Inline code in a table cell (no backticks or pipes inside by construction)."""
+    text = " ".join(str(value).split()).replace("|", "\\|")
+    return DocText(f"`{text}`" if "`" not in text else text.replace("`", "'"))
+
+
+def mermaid_id(value: str) -> DocText:
+    return DocText(re.sub(r"[^A-Za-z0-9_]", "_", value))
+
+
+def mermaid_label(value: str) -> DocText:
+    """Inside a quoted Mermaid label: quotes and angle brackets as entities."""
+    return DocText(str(value).replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;"))
+
+
+def text(value: object) -> DocText:
+    """Plain prose (names, numbers): one line."""
+    return DocText(" ".join(str(value).split()))
+
+
+# --- environment README ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RouteRow:
+    priority: int
+    hosts: str
+    paths: str
+    service: str
+    share: str
+    node: str
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    name: str
+    node: str
+    group: str
+    spot: str
+    size: str
+    tasks: str
+    port: str
+    callers: str
+    data_stores: str
+    where: str
+
+
+@dataclass(frozen=True)
+class GroupBox:
+    name: str
+    node: str
+    services: tuple[ServiceRow, ...]
+
+
+@dataclass(frozen=True)
+class EnvironmentDoc:
+    deployment: Deployment
+    routes: tuple[RouteRow, ...]
+    groups: tuple[GroupBox, ...]
+    services: tuple[ServiceRow, ...]
+    calls: tuple[tuple[str, str], ...]
+    store_edges: tuple[tuple[str, str], ...]
+    stores: tuple[str, ...]
+    alarms: tuple[tuple[str, str, str], ...]
+    cost: cost.EnvironmentCost | None
+    legacy: bool
+
+
+def _share(deployment: Deployment, service: str) -> str:
+    step = deployment.environment.step_of(service)
+    if deployment.environment.legacy is None:
+        return "100 %"
+    return {ON_KUBERNETES: "0 % (on Kubernetes)", SPLIT: f"{step.ecs_percent} %", ON_ECS: "100 %"}[step.state]
+
+
+def environment_doc(deployment: Deployment) -> EnvironmentDoc:
+    catalog = deployment.catalog
+    on_ecs = {svc.name: svc for svc in deployment.services}
+    domain = deployment.environment.domain
+    routes = []
+    for service in catalog.services:
+        for route in service.routes:
+            routes.append(RouteRow(
+                priority=route.priority,
+                hosts=", ".join(f"{label}.{domain}" for label in route.host_labels) or "any",
+                paths=", ".join(route.paths) or "any",
+                service=service.name,
+                share=_share(deployment, service.name),
+                node="svc_" + mermaid_id(service.name),
+            ))
+    routes.sort(key=lambda row: row.priority)
+    callers: dict[str, list[str]] = {service.name: [] for service in catalog.services}
+    for service in catalog.services:
+        for callee in service.calls:
+            callers[callee].append(service.name)
+    groups_of = {name: group for name, group in ((s.name, s.group) for s in catalog.services)}
+    rows = []
+    for service in catalog.services:
+        svc = on_ecs.get(service.name)
+        spot = next((share.weight for share in service.capacity if share.capacity_provider == "FARGATE_SPOT"), 0)
+        total = sum(share.weight for share in service.capacity)
+        rows.append(ServiceRow(
+            name=service.name,
+            node="svc_" + mermaid_id(service.name),
+            group=service.group,
+            spot=f"{round(100 * spot / total) if total else 0} %",
+            size=f"{service.sizing.cpu} / {service.sizing.memory}",
+            tasks=f"{service.sizing.min_tasks}-{service.sizing.max_tasks}",
+            port=str(service.port) if service.port is not None else "none (worker)",
+            callers=", ".join(sorted(callers[service.name])) or "-",
+            data_stores=", ".join(service.data_stores) or "-",
+            where="ECS" if svc is not None and deployment.environment.step_of(service.name).state == ON_ECS
+            else _share(deployment, service.name) + " on ECS",
+        ))
+    groups = []
+    for group in dict.fromkeys(groups_of.values()):
+        groups.append(GroupBox(group, "group_" + mermaid_id(group), tuple(row for row in rows if row.group == group)))
+    calls = tuple(("svc_" + mermaid_id(service.name), "svc_" + mermaid_id(callee))
+                  for service in catalog.services for callee in service.calls)
+    store_edges = tuple(("svc_" + mermaid_id(service.name), "store_" + mermaid_id(store))
+                        for service in catalog.services for store in service.data_stores)
+    alarms = (
+        ("CPU above 85 % for 5 minutes", "every service", "alerts"),
+        ("memory above 90 % for 5 minutes", "every service", "alerts"),
+        ("target 5xx above 1 % in 1 minute (also rolls a deployment back)", "routed services", "alerts + paging (PagerDuty)"),
+        ("healthy targets below the minimum tasks (also rolls a deployment back)", "routed services", "alerts + paging (PagerDuty)"),
+        ("load balancer's own 5xx above 1 % in 1 minute", "the load balancer", "alerts + paging (PagerDuty)"),
+    )
+    try:
+        estimate = cost.estimate(deployment, cost.load_prices())
+    except cost.PriceTableError:
+        estimate = None
+    return EnvironmentDoc(
+        deployment=deployment,
+        routes=tuple(routes),
+        groups=tuple(groups),
+        services=tuple(rows),
+        calls=calls,
+        store_edges=store_edges,
+        stores=tuple(name for name, _ in catalog.data_store_ports),
+        alarms=alarms,
+        cost=estimate,
+        legacy=deployment.environment.legacy is not None,
+    )
+
+
+# --- module README -------------------------------------------------------------------
+
+_BLOCK = re.compile(r'^(variable|output) "([^"]+)" \{\n(.*?)^\}$', re.MULTILINE | re.DOTALL)
+_ATTRIBUTE = re.compile(r"^  ([a-z_]+)\s*=\s*", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    type: str
+    default: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    description: str
+
+
+def _attributes(body: str) -> dict[str, str]:
+    """Top-level attributes of a block body as our templates lay them out (two-space indent)."""
+    found: dict[str, str] = {}
+    matches = list(_ATTRIBUTE.finditer(body))
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(body)
+        value = body[match.end():end]
+        value = value.split("\n\n  validation {", 1)[0].split("\n  validation {", 1)[0]
+        found.setdefault(match.group(1), " ".join(value.split()))
+    return found
+
+
+def _string(value: str) -> str:
+    return value[1:-1].replace('\\"', '"') if value.startswith('"') and value.endswith('"') else value
+
+
+def module_interface(variables_tf: str, outputs_tf: str) -> tuple[tuple[Input, ...], tuple[Output, ...]]:
+    """Inputs and outputs read back from the module's own rendered variables.tf and outputs.tf."""
+    inputs = []
+    for kind, name, body in _BLOCK.findall(variables_tf):
+        attributes = _attributes(body)
+        inputs.append(Input(name, attributes.get("type", "any"), attributes.get("default", "n/a (required)"),
+                            _string(attributes.get("description", ""))))
+    outputs = tuple(Output(name, _string(_attributes(body).get("description", "")))
+                    for kind, name, body in _BLOCK.findall(outputs_tf) if kind == "output")
+    return tuple(sorted(inputs, key=lambda item: item.name)), tuple(sorted(outputs, key=lambda item: item.name))

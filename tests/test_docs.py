@@ -1,0 +1,50 @@
+"""The generated READMEs: every service, data store and host in the diagrams, every rule in
+priority order, every module variable and output documented."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from catalog_expectations import raw_catalog
+from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG
+from hcl_reading import blocks, load
+
+CASES = [(NEXUS_CATALOG, COMMITTED_OUT), (ORBIT_CATALOG, GOLDEN_TREE)]
+
+
+@pytest.mark.parametrize("catalog, tree", CASES, ids=["nexus", "orbit"])
+def test_environment_readme_shows_the_catalog(catalog, tree) -> None:
+    raw = raw_catalog(catalog)
+    for env_name, env in raw["environments"].items():
+        text = (tree / "environments" / env_name / "README.md").read_text()
+        diagrams = re.findall(r"```mermaid\n(.*?)```", text, re.DOTALL)
+        assert len(diagrams) == 2
+        for name in raw["services"]:
+            assert f'["{name}' in diagrams[0] and f'["{name}"]' in diagrams[1], (env_name, name)
+        for store in raw["data_stores"]:
+            assert f'[("{store}")]' in diagrams[1]
+        hosts = {f"{label}.{env['domain']}" for s in raw["services"].values() for r in s.get("routes", []) for label in r.get("hosts", [])}
+        for host in hosts:
+            assert host in diagrams[0], host
+        table = text.split("## Listener rules, in evaluation order", 1)[1].split("##", 1)[0]
+        priorities = [int(row.split("|")[1]) for row in table.splitlines() if re.match(r"^\| \d+ \|", row)]
+        want = sorted(r["priority"] for s in raw["services"].values() for r in s.get("routes", []))
+        assert priorities == want, "every rule, in the order the listener evaluates them"
+
+
+@pytest.mark.parametrize("module", ["alb", "ecs-cluster", "ecs-service", "iam", "security-groups"])
+def test_module_readme_lists_every_variable_and_output(module: str) -> None:
+    root = COMMITTED_OUT / "modules" / module
+    readme = (root / "README.md").read_text()
+    inputs = readme.split("## Inputs", 1)[1].split("## Outputs", 1)[0]
+    outputs = readme.split("## Outputs", 1)[1]
+    names_in = re.findall(r"^\| `([a-z0-9_]+)` \|", inputs, re.MULTILINE)
+    names_out = re.findall(r"^\| `([a-z0-9_]+)` \|", outputs, re.MULTILINE)
+    variables = blocks(load(root / "variables.tf"), "variable")
+    assert names_in == sorted(variables)
+    assert names_out == sorted(blocks(load(root / "outputs.tf"), "output"))
+    for name, body in variables.items():
+        row = next(line for line in inputs.splitlines() if line.startswith(f"| `{name}` |"))
+        assert ("default" in body) != ("`n/a (required)`" in row), name
