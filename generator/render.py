@@ -18,9 +18,8 @@ from generator import docs, hcl, yaml_text
 from generator.hcl_format import align_assignments
 from generator.model import Catalog
 from generator.naming import SharedNames
+from generator.paths import TEMPLATES_DIR
 from generator.workflows import WORKFLOWS_DIR, plan_workflows
-
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 MODULES = ("alb", "ecs-cluster", "ecs-service", "iam", "security-groups")
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf")

@@ -21,11 +21,12 @@ import jsonschema
 from jsonschema import Draft202012Validator
 
 from generator import naming
+from generator.paths import SCHEMAS_DIR
 from generator.errors import CatalogError, CatalogPath, Problem
 from generator.loader import LoadedCatalog
 from generator.model import Catalog, Deployment, ListenerRule, build_catalog, url_variable
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "catalog.schema.json"
+SCHEMA_PATH = SCHEMAS_DIR / "catalog.schema.json"
 
 # Task cpu -> memory (MiB) sizes Fargate accepts (ECS developer guide, "Task CPU and memory").
 FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = {
