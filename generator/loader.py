@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ import yaml
 from generator.errors import CatalogError, CatalogPath, Problem, format_path
 
 MAX_CATALOG_BYTES = 8 * 1024 * 1024
+# Deeper YAML cannot be a catalog, and would exhaust Python's recursion limit.
+MAX_NESTING = 64
 # Values reachable through aliases beyond their first appearance. Real catalogs
 # reuse a few small blocks; an alias bomb needs millions.
 MAX_ALIAS_EXPANSION = 100_000
@@ -114,20 +117,32 @@ def load_catalog(path: Path) -> LoadedCatalog:
     def fail(message: str, line: int = 0) -> CatalogError:
         return CatalogError([Problem(line=line, path="(file)", message=message, file=name)])
 
-    if not path.exists():
-        raise fail("no such file; pass the catalog's path with --catalog (e.g. catalog/nexus.yaml)")
-    if path.is_dir():
-        raise fail("is a directory; pass the catalog YAML file inside it with --catalog")
+    too_big = (f"is larger than {MAX_CATALOG_BYTES // 1048576} MiB; catalogs are limited to "
+               f"{MAX_CATALOG_BYTES // 1048576} MiB (a 5,000-service catalog is about 2 MiB); is this the right file?")
     try:
-        size = path.stat().st_size
-        if size > MAX_CATALOG_BYTES:
-            raise fail(
-                f"is {size / 1048576:.1f} MiB; catalogs are limited to {MAX_CATALOG_BYTES // 1048576} MiB "
-                "(a 5,000-service catalog is about 2 MiB); is this the right file?"
-            )
-        raw = path.read_bytes()
+        status = path.stat()
+    except FileNotFoundError:
+        raise fail("no such file; pass the catalog's path with --catalog (e.g. catalog/nexus.yaml)") from None
     except OSError as error:
         raise fail(f"cannot be read: {error.strerror}") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise fail("is a directory; pass the catalog YAML file inside it with --catalog")
+    if not stat.S_ISREG(status.st_mode):
+        # Devices (/dev/zero), FIFOs and sockets would block or never end.
+        raise fail("is not a regular file (a device, pipe or socket); pass a YAML file")
+    if status.st_size > MAX_CATALOG_BYTES:
+        raise fail(too_big)
+    try:
+        # O_NONBLOCK: a file swapped for a FIFO after the check still cannot hang the read.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise fail("is not a regular file (a device, pipe or socket); pass a YAML file")
+            raw = handle.read(MAX_CATALOG_BYTES + 1)  # hard limit, whatever st_size said
+    except OSError as error:
+        raise fail(f"cannot be read: {error.strerror}") from None
+    if len(raw) > MAX_CATALOG_BYTES:
+        raise fail(too_big)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -143,6 +158,9 @@ def parse_catalog_text(text: str, name: str) -> LoadedCatalog:
             node = loader.get_single_node()
         finally:
             loader.dispose()
+    except RecursionError:
+        raise CatalogError([Problem(line=0, path="(syntax)", file=name,
+                                    message=f"nested more than {MAX_NESTING} levels deep; a catalog needs fewer than 10")]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 0
@@ -175,6 +193,7 @@ class _Builder:
         self._sizes: dict[int, int] = {}
         self._in_progress: set[int] = set()
         self._alias_expansion = 0
+        self._too_deep = False
 
     def _problem(self, node: yaml.Node, path: CatalogPath, message: str, line: int | None = None) -> None:
         line = line if line is not None else node.start_mark.line + 1
@@ -199,6 +218,11 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: CatalogPath) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
+        if len(path) > MAX_NESTING:
+            if not self._too_deep:
+                self._problem(node, path, f"nested more than {MAX_NESTING} levels deep; a catalog needs fewer than 10")
+                self._too_deep = True
+            return None
         key = id(node)
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)

@@ -118,7 +118,10 @@ def _describe(instance: Any) -> str:
         return "a list"
     if isinstance(instance, str):
         return f"string {_short(instance)}"
-    return f"{type(instance).__name__} {instance!r}"
+    if isinstance(instance, int) and abs(instance) >= 10**18:
+        return f"a {len(str(abs(instance)))}-digit number"
+    text = repr(instance)
+    return f"{type(instance).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def _short(text: str) -> str:

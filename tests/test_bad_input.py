@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import pytest
@@ -120,6 +122,27 @@ def test_schema_error_points_at_the_line(tmp_path: Path, cli) -> None:
     line = text.splitlines().index("    port: 70000") + 1
     result = cli("validate", "--catalog", tmp_path / "c.yaml")
     assert f"c.yaml:{line}: services.auth-service.port: 70000 is out of range; must be at least 1 and at most 65535" in result.output
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "deep", "huge number"])
+def test_input_that_would_hang_or_crash(kind: str, tmp_path: Path, cli) -> None:
+    """Devices and FIFOs never end or block; 330 nested brackets exhausted Python's recursion;
+    a 4,300-digit number was reported as an unsupported tag."""
+    target = tmp_path / "catalog.yaml"
+    if kind == "device":
+        target = Path("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "deep":
+        target.write_text("a: " + "[" * 330 + "]" * 330 + "\n")
+    else:
+        text = NEXUS_CATALOG.read_text().replace("cpu: 512, memory: 1024, min_tasks: 2, max_tasks: 10", "cpu: " + "9" * 4300 + ", memory: 1024, min_tasks: 2, max_tasks: 10", 1)
+        target.write_text(text)
+    expected = {"device": "is not a regular file", "fifo": "is not a regular file", "deep": "nested more than 64 levels deep",
+                "huge number": "a 4300-digit number is not allowed"}[kind]
+    result = cli("validate", "--catalog", target)
+    assert result.exit_code == 1 and expected in result.output and "Traceback" not in result.output, result.output
+    assert len(result.output) < 4000
 
 
 @pytest.mark.parametrize("kind", ["directory", "missing", "too large"])
