@@ -287,6 +287,7 @@ def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
 
 def model_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
     yield from _migration_problems(loaded, catalog)
+    yield from _apply_time_problems(loaded, catalog)
     yield from _sizing_problems(loaded, catalog)
     yield from _service_connect_problems(loaded, catalog)
     yield from _variable_problems(loaded, catalog)
@@ -434,6 +435,61 @@ def _environment_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[P
                                          or environment.domain.endswith("." + environment.dns_zone)):
             yield loaded.problem((*environment.source, "dns_zone"),
                                  f"zone {environment.dns_zone!r} cannot hold records for {environment.domain!r}")
+
+
+# AWS limits that only `terraform apply` would otherwise report (documentation cited per check).
+MAX_TAGS = 50                      # "Tagging AWS resources": 50 user tags per resource
+MAX_HOST_HEADER_LENGTH = 128       # ALB listener rule conditions: host header values up to 128 characters
+MAX_CONTAINER_ENVIRONMENT_BYTES = 60 * 1024  # ECS: a task definition is at most 64 KiB; keep room for the rest
+S3_BUCKET = re.compile(r"^(?!xn--)(?!sthree-)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")  # S3 bucket naming rules
+
+
+def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
+    """What validates against the schema but AWS would refuse at apply, or that would misbehave there."""
+    if catalog.platform.name.startswith("internal"):
+        yield loaded.problem(("platform", "name"), "load balancer names may not start with `internal-` (AWS reserves it "
+                                                   "for internal load balancers' DNS names); choose another platform name")
+    for environment in catalog.environments:
+        for key, _ in environment.tags:
+            if key.lower().startswith("aws:"):
+                yield loaded.problem((*environment.source, "tags", key), "tag keys starting with `aws:` are reserved by AWS")
+        # The provider's default tags plus the few each resource sets itself.
+        if len(environment.tags) > MAX_TAGS - 5:
+            yield loaded.problem((*environment.source, "tags"), f"{len(environment.tags)} tags; AWS allows {MAX_TAGS} per "
+                                                                "resource and the generator adds up to 5")
+        deployment = catalog.deployment(environment)
+        env_vars = dict(environment.environment)
+        for svc in deployment.services:
+            service = svc.service
+            for rule in svc.listener_rules:
+                for host in rule.hosts:
+                    if len(host) > MAX_HOST_HEADER_LENGTH:
+                        yield loaded.problem((*rule.source, "hosts"), f"in environment {environment.name!r} the host "
+                                             f"{host[:40]}... has {len(host)} characters; an ALB matches at most {MAX_HOST_HEADER_LENGTH}")
+            for var, _ in service.secrets:
+                if var in env_vars:
+                    yield loaded.problem((*environment.source, "environment", var),
+                                         f"{var} is also a secret of {service.name!r}; a name cannot be both plain and secret")
+            size = sum(len(name) + len(value) + 32 for name, value in svc.environment)
+            if size > MAX_CONTAINER_ENVIRONMENT_BYTES:
+                yield loaded.problem((*service.source, "environment"), f"in environment {environment.name!r} the environment "
+                                     f"variables take about {size // 1024} KiB; ECS accepts task definitions up to 64 KiB: "
+                                     "move large values to S3 or Secrets Manager")
+            for arn in svc.s3_read_bucket_arns:
+                bucket = arn.rsplit(":", 1)[1]
+                if not S3_BUCKET.match(bucket) or ".." in bucket:
+                    yield loaded.problem((*service.source, "s3_read_buckets"),
+                                         f"in environment {environment.name!r} {bucket!r} is not a valid S3 bucket name "
+                                         "(3-63 lowercase letters, digits, dots and hyphens)")
+    for service in catalog.services:
+        if service.load_balanced and service.sizing.min_tasks < 1:
+            yield loaded.problem(service.sizing_source, f"{service.name!r} takes load-balancer traffic, so it needs "
+                                 "min_tasks of 1 or more: at 0 nothing serves its routes and its healthy-hosts alarm pages")
+        base = next((share.base for share in service.capacity if share.capacity_provider == "FARGATE"), 0)
+        if base and base >= service.sizing.max_tasks and any(s.capacity_provider == "FARGATE_SPOT" for s in service.capacity):
+            yield loaded.problem(("groups", service.group, "on_demand_base"),
+                                 f"the on-demand base {base} is at or above {service.name!r}'s max_tasks "
+                                 f"{service.sizing.max_tasks}: its Spot share would never apply")
 
 
 def _name_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterator[Problem]:

@@ -1,0 +1,63 @@
+"""Catalogs that validated but failed at `terraform apply` or misbehaved in AWS (issue: hardening,
+round two). Each check: a failing catalog with the exact catalog path, and the passing fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from conftest import orbit_data, write_yaml
+from generator import api
+from generator.errors import CatalogError
+
+
+def problems(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> list[str]:
+    data = orbit_data()
+    change(data)
+    try:
+        api.validate(write_yaml(tmp_path / "orbit.yaml", data))
+    except CatalogError as error:
+        return [f"{p.path}: {p.message}" for p in error.problems]
+    return []
+
+
+def test_the_fixture_passes(tmp_path: Path) -> None:
+    assert problems(tmp_path, lambda data: None) == []
+
+
+CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
+    "worker named alb": (lambda d: d["services"].update(alb={"group": "batch"}), "services.alb", "is reserved"),
+    "service named execute-command": (lambda d: d["services"].update({"execute-command": {"group": "batch"}}),
+                                      "services.execute-command", "is reserved"),
+    "aws: tag key": (lambda d: d["environments"]["live"]["tags"].update({"aws:owner": "x"}),
+                     "environments.live.tags.aws:owner", "reserved by AWS"),
+    "too many tags": (lambda d: d["environments"]["live"]["tags"].update({f"T{i}": "x" for i in range(50)}),
+                      "environments.live.tags", "AWS allows 50"),
+    "host over 128 characters": (lambda d: d["environments"]["live"].update(domain=("a" * 60 + ".") * 2 + "example",
+                                                                             dns_zone=("a" * 60 + ".") * 2 + "example"),
+                                 "services.storefront.routes[0].hosts", "at most 128"),
+    "internal- load balancer name": (lambda d: d["platform"].update(name="internal"), "platform.name", "internal-"),
+    "environment variable that is a secret": (lambda d: d["environments"]["live"]["environment"].update(DB_PASSWORD="x"),
+                                              "environments.live.environment.DB_PASSWORD", "cannot be both"),
+    "environment too large for a task definition": (
+        lambda d: d["services"]["storefront"]["environment"].update({f"V{i}": "x" * 1000 for i in range(70)}),
+        "services.storefront.environment", "64 KiB"),
+    "invalid bucket once {environment} is filled in": (
+        lambda d: d["services"]["ledger"].update(s3_read_buckets=["-{environment}..exports"]),
+        "services.ledger.s3_read_buckets", "not a valid S3 bucket name"),
+    "routed service with min_tasks 0": (lambda d: d["services"]["storefront"].update(resources={"min_tasks": 0}),
+                                        "services.storefront.resources", "min_tasks of 1 or more"),
+    "on-demand base at max_tasks": (lambda d: d["groups"]["batch"].update(on_demand_base=3),
+                                    "groups.batch.on_demand_base", "Spot share would never apply"),
+    "moving image tag": (lambda d: d["environments"]["live"].update(image_tag="latest"),
+                         "environments.live.image_tag", "moving tag"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_rejected_before_apply(case: str, tmp_path: Path) -> None:
+    change, path, words = CASES[case]
+    found = problems(tmp_path, change)
+    assert any(p.startswith(path + ":") and words in p for p in found), found
