@@ -9,7 +9,7 @@ export TF_PLUGIN_MIRROR ?= /opt/tf-plugins
 
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: render test check validate golden e2e bench scan mutation clean
+.PHONY: render test check validate golden e2e bench scan mutation diagrams clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,8 +47,24 @@ bench: $(BIN)/.installed  ## Speed table: nexus and synthetic 100/1,000/5,000-se
 mutation: $(BIN)/.installed $(CHECKOV_VENV)/.installed  ## Plant one-line bugs; table of which `make test` catches (>= 90 %)
 	cd tests/mutation && ../../$(BIN)/python run.py --jobs 2
 
+# mermaid-cli from npm, in Debian's Chromium (apt-get install chromium): what GitHub renders.
+MERMAID_DIR ?= .mermaid
+CHROMIUM ?= /usr/bin/chromium
+
+$(MERMAID_DIR)/.installed:
+	@command -v npm >/dev/null || { echo "npm is missing: apt-get install npm (Node.js 18+)"; exit 1; }
+	mkdir -p $(MERMAID_DIR)
+	cd $(MERMAID_DIR) && PUPPETEER_SKIP_DOWNLOAD=1 npm install --silent --no-audit --no-fund @mermaid-js/mermaid-cli@12.2.0
+	echo '{"executablePath": "$(CHROMIUM)", "args": ["--no-sandbox", "--disable-gpu"]}' > $(MERMAID_DIR)/puppeteer.json
+	touch $@
+
+diagrams: $(BIN)/.installed $(MERMAID_DIR)/.installed  ## Render every README diagram with mermaid-cli; fail on any error
+	@test -x $(CHROMIUM) || { echo "Chromium is missing at $(CHROMIUM): apt-get install chromium (or set CHROMIUM)"; exit 1; }
+	$(BIN)/python tests/diagrams/render_diagrams.py $(MERMAID_DIR)/node_modules/.bin/mmdc $(MERMAID_DIR)/puppeteer.json \
+		$${TMPDIR:-/tmp}/platform-diagrams $(OUT)/environments/*/README.md tests/fixtures/golden/environments/*/README.md
+
 golden: $(BIN)/.installed  ## Refresh the golden tree after an intended change
 	$(BIN)/python -m generator render --catalog tests/fixtures/orbit.yaml --out tests/fixtures/golden
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(MERMAID_DIR) .pytest_cache
