@@ -45,7 +45,7 @@ MAX_CONDITION_VALUES_PER_RULE = 5
 MAX_TARGET_GROUPS_PER_ALB = 100
 
 # Names that mean a value is a credential; such variables must come from Secrets Manager.
-SECRET_LOOKING_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|ACCESS_KEY|CREDENTIAL|DATABASE_URL)")
+SECRET_LOOKING_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|(?:^|_)PASS(?:$|_)|TOKEN|PRIVATE_KEY|API_KEY|ACCESS_KEY|CREDENTIAL|DATABASE_URL)")
 
 
 def _is_number(checker: Any, instance: Any) -> bool:
@@ -406,21 +406,65 @@ def _url_port(url: str) -> int:
     return 443 if url.startswith("https://") else 80
 
 
+# Values that are credentials whatever their variable is called.
+SECRET_LOOKING_VALUES = (
+    (re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@"), "a URL with a password"),
+    (re.compile(r"\bA(KIA|SIA)[0-9A-Z]{16}\b"), "an AWS access key id"),
+    (re.compile(r"\b(sk|rk)_live_[0-9A-Za-z]{10,}"), "a Stripe secret key"),
+    (re.compile(r"\bgh[pousr]_[0-9A-Za-z]{30,}"), "a GitHub token"),
+    (re.compile(r"\bxox[abposr]-[0-9A-Za-z-]{10,}"), "a Slack token"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+    (re.compile(r"^https://[0-9a-f]{32}@[a-z0-9.-]*sentry\.io/"), "a Sentry DSN with its key"),
+)
+
+
+def _high_entropy(value: str) -> bool:
+    """A long token of mixed letters and digits with high character entropy: likely a generated secret."""
+    if len(value) < 32 or any(c.isspace() for c in value) or "/" in value.strip("/")[:8]:
+        return False
+    classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value)))
+    counts = {c: value.count(c) for c in set(value)}
+    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    return classes >= 3 and entropy >= 4.2
+
+
+def credential_kind(value: str) -> str | None:
+    for pattern, kind in SECRET_LOOKING_VALUES:
+        if pattern.search(value):
+            return kind
+    return "a long random-looking token" if _high_entropy(value) else None
+
+
 def _variable_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
+    reviewed = {service.name: set(loaded.data["services"][service.name].get("reviewed_plain_variables", {}))
+                for service in catalog.services}
     for service in catalog.services:
         secret_vars = {var for var, _ in service.secrets}
-        for var, _ in service.environment:
+        for var, value in service.environment:
             where = (*service.source, "environment", var)
             if var in secret_vars:
                 yield loaded.problem(where, f"{var} is set both here and in `secrets`; keep only the secret")
-            elif SECRET_LOOKING_NAME.search(var):
-                yield loaded.problem(where, f"{var} looks like a credential; plain environment values are visible in the "
-                                            "task definition, so put it in `secrets` (a Secrets Manager secret name)")
-    for environment in catalog.environments:
-        for var, _ in environment.environment:
+                continue
+            if var in reviewed[service.name]:
+                continue
+            kind = credential_kind(value)
             if SECRET_LOOKING_NAME.search(var):
+                yield loaded.problem(where, f"{var} looks like a credential; plain environment values are visible in the "
+                                            "task definition, so put it in `secrets` (a Secrets Manager secret name), or, "
+                                            f"if it is not one, list it under `reviewed_plain_variables` with the reason")
+            elif kind:
+                yield loaded.problem(where, f"the value of {var} looks like {kind}; put it in `secrets`, or, if it is not "
+                                            "a credential, list it under `reviewed_plain_variables` with the reason")
+        for var in sorted(reviewed[service.name] - {name for name, _ in service.environment}):
+            yield loaded.problem((*service.source, "reviewed_plain_variables", var),
+                                 f"{var} is not a plain environment variable of {service.name!r}; remove it here")
+    for environment in catalog.environments:
+        for var, value in environment.environment:
+            kind = credential_kind(value)
+            if SECRET_LOOKING_NAME.search(var) or kind:
+                what = f"the value of {var} looks like {kind}" if kind else f"{var} looks like a credential"
                 yield loaded.problem((*environment.source, "environment", var),
-                                     f"{var} looks like a credential; put it in the services' `secrets` instead")
+                                     f"{what}; put it in the services' `secrets` instead")
 
 
 def _environment_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:

@@ -61,3 +61,26 @@ def test_rejected_before_apply(case: str, tmp_path: Path) -> None:
     change, path, words = CASES[case]
     found = problems(tmp_path, change)
     assert any(p.startswith(path + ":") and words in p for p in found), found
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("DB_PASS", "hunter2", "looks like a credential"),
+    ("REDIS_URL", "redis://:pw@redis.internal:6379", "a URL with a password"),
+    ("SENTRY_DSN", "https://0123456789abcdef0123456789abcdef@o1.ingest.sentry.io/5", "a Sentry DSN"),
+    ("PAYMENTS", "sk_live_51HxAbCdEfGhIjKlMn", "a Stripe secret key"),
+    ("SIGNING", "aB3dE5gH7jK9mN1pQ3sT5vX7zA9cE1gI3kM5", "random-looking token"),
+])
+def test_credentials_are_found_by_value_as_well_as_by_name(name: str, value: str, words: str, tmp_path: Path) -> None:
+    found = problems(tmp_path, lambda d: d["services"]["storefront"]["environment"].update({name: value}))
+    assert any(p.startswith(f"services.storefront.environment.{name}:") and words in p for p in found), found
+
+
+def test_a_reviewed_false_positive_is_accepted_and_a_stale_review_is_not(tmp_path: Path) -> None:
+    def reviewed(data: dict[str, Any]) -> None:
+        data["services"]["storefront"]["environment"]["MAPS_API_KEY_ID"] = "maps-key-7"
+        data["services"]["storefront"]["reviewed_plain_variables"] = {"MAPS_API_KEY_ID": "an id, not the key"}
+    assert problems(tmp_path, reviewed) == []
+
+    def stale(data: dict[str, Any]) -> None:
+        data["services"]["storefront"]["reviewed_plain_variables"] = {"GONE": "was removed"}
+    assert any(p.startswith("services.storefront.reviewed_plain_variables.GONE:") for p in problems(tmp_path, stale))
