@@ -103,7 +103,12 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
         sizing = expected_sizing(raw, written)
         assert (int(task["cpu"]), int(task["memory"])) == (sizing["cpu"], sizing["memory"]), svc.name
         container = task["containerDefinitions"][0]
-        assert container["image"] == svc.image
+        # Deploys own the image: the container runs what the service's image parameter says (the
+        # catalog's image until the first deploy), always from the service's own repository.
+        deployed = world.ssm.get_parameter(Name=svc.names.image_parameter)["Parameter"]["Value"]
+        assert container["image"] == deployed, (svc.name, container["image"], deployed)
+        repository = written.get("image_repository", f"{raw['platform']['name']}/{svc.name}")
+        assert container["image"].startswith(f"{raw['platform']['image_registry']}/{repository}:"), container["image"]
         assert [m["containerPort"] for m in container.get("portMappings", [])] == ([written["port"]] if "port" in written else [])
         secrets = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
         assert sorted(secrets) == sorted(var for var, _ in svc.secrets)

@@ -47,7 +47,10 @@ def _forward(world: World, priority: int) -> tuple[dict[str, int], dict[str, Any
 def _default_action(world: World) -> dict[str, Any]:
     lb = world.elbv2.describe_load_balancers(Names=["orbit-live-alb"])["LoadBalancers"][0]
     listener = next(l for l in world.elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"] if l["Port"] == 443)
-    return listener["DefaultActions"][0]
+    action = dict(listener["DefaultActions"][0])
+    if action["Type"] == "forward" and "TargetGroupArn" not in action:
+        action["TargetGroupArn"] = action["ForwardConfig"]["TargetGroups"][0]["TargetGroupArn"]
+    return action
 
 
 def _dns_target(world: World, host: str) -> str | None:
