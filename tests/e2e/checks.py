@@ -285,9 +285,19 @@ def _assert_iam(world: World, deployment: Deployment) -> int:
         assert not any(a.startswith("secretsmanager:") for a in task_actions)
         assert ("s3:GetObject" in task_actions) == bool(svc.s3_read_bucket_arns)
         facts += 4
-    if deployment.platform.ci_deploy_principals:
+    raw = raw_catalog(deployment.catalog.file)["platform"]
+    if raw.get("ci_deploy_principals") or raw.get("github_repository"):
         ci = _policy_documents(world, deployment.names.ci_deploy_role)
         _assert_least_privilege(deployment.names.ci_deploy_role, ci)
+        facts += 1
+    if raw.get("github_repository"):
+        trust = world.iam.get_role(RoleName=deployment.names.ci_deploy_role)["Role"]["AssumeRolePolicyDocument"]
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        subjects = [value for statement in _as_list(trust["Statement"])
+                    for value in _as_list(statement.get("Condition", {}).get("StringEquals", {}).get(
+                        "token.actions.githubusercontent.com:sub", []))]
+        # Only this environment's GitHub environment may assume this environment's role.
+        assert subjects == [f"repo:{raw['github_repository']}:environment:{deployment.environment.name}"], subjects
         facts += 1
     return facts
 
