@@ -82,13 +82,13 @@ def run_edits(data: dict[str, Any], catalog_path: Path, environment: str, edits:
         if edit.verify:
             try:
                 edit.verify(world, environment)
-            except AssertionError as error:
-                failures.append(f"{edit.name}: not applied as the catalog says: {error}")
+            except Exception as error:  # noqa: BLE001 - every verification problem is a finding, not a crash
+                failures.append(f"{edit.name}: not applied as the catalog says: {type(error).__name__}: {error}")
         if edit.after:
             try:
                 edit.after(world, catalog_file)
-            except AssertionError as error:
-                failures.append(f"{edit.name}: {error}")
+            except Exception as error:  # noqa: BLE001
+                failures.append(f"{edit.name}: {type(error).__name__}: {error}")
         seconds = time.monotonic() - started
         results.append((edit.name, summary, replan, seconds))
         print(f"    [{suite}] {edit.name}: +{summary.add} ~{summary.change} -{summary.destroy}, "

@@ -35,9 +35,9 @@ def _group_name(world: World, arn: str) -> str:
 def _forward(world: World, priority: int) -> tuple[dict[str, int], dict[str, Any]]:
     """Target-group names -> weights of the rule at `priority`, and its stickiness."""
     action = _rule_at(world, priority)["Actions"][0]
-    config = action.get("ForwardConfig")
-    if not config:
-        return {_group_name(world, action["TargetGroupArn"]): 1}, {}
+    config = action.get("ForwardConfig") or {}
+    if not config.get("TargetGroups"):
+        return {_group_name(world, action["TargetGroupArn"]): 1}, config.get("TargetGroupStickinessConfig", {})
     weights = {_group_name(world, group["TargetGroupArn"]): group.get("Weight", 1) for group in config["TargetGroups"]}
     if len(weights) == 1:
         weights = {name: 1 for name in weights}
