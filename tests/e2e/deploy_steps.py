@@ -29,7 +29,10 @@ TIMINGS: dict[str, float] = {}
 def push_image(world: World, repository: str, tag: str, seed: str) -> str:
     manifest = ('{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":'
                 '{"digest":"sha256:' + seed * 64 + '","size":1,"mediaType":"application/vnd.docker.container.image.v1+json"},"layers":[]}')
-    return world.ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)["image"]["imageId"]["imageDigest"]
+    # moto does not hash the manifest; the digest is given, distinct per image as in a registry.
+    digest = "sha256:" + seed * 64
+    return world.ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag,
+                               imageDigest=digest)["image"]["imageId"]["imageDigest"]
 
 
 def generator(world: World, catalog: Path, *args: str) -> subprocess.Popen[str]:
