@@ -67,8 +67,16 @@ def main() -> None:
     parser.add_argument("only", nargs="*")
     args = parser.parse_args()
     chosen = [m for m in MUTANTS if not args.only or any(s in m.name for s in args.only)]
+    for mutant in chosen:  # every bug must still apply to today's code before an hour is spent
+        text = (REPO / mutant.path).read_text(encoding="utf-8")
+        if text.count(mutant.old) < mutant.occurrence:
+            sys.exit(f"mutant {mutant.name!r}: {mutant.old!r} (occurrence {mutant.occurrence}) is not in {mutant.path}; "
+                     "update tests/mutation/mutants.py")
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(run, chosen))
+        results = []
+        for result in pool.map(run, chosen):
+            results.append(result)
+            print(f"[{len(results)}/{len(chosen)}] {result[0].name}: {result[1]} ({result[2]:.0f} s)", flush=True)
     caught = sum(result != "SURVIVED" for _, result, _, _ in results)
     print(f"\n{'mutant':<58} {'file':<44} {'result':<22} {'s':>5}  first failing test")
     for mutant, result, seconds, detail in results:
