@@ -9,7 +9,7 @@ a catalog string cannot reach the output any other way.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import jinja2
@@ -47,9 +47,8 @@ def comment(text: Any) -> hcl.HclText:
     return hcl.HclText(escaped)
 
 
-@lru_cache(maxsize=1)
-def template_environment() -> jinja2.Environment:
-    """The Jinja environment, built once: compiled templates are cached and reused."""
+def _jinja(finalize: Any, filters: dict[str, Any], globals_: dict[str, Any] | None = None) -> jinja2.Environment:
+    """A Jinja environment whose every printed value must come out of one of `filters`."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
@@ -57,13 +56,18 @@ def template_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
-        finalize=require_hcl,
+        finalize=finalize,
         auto_reload=False,
     )
-    environment.filters["hcl"] = hcl.value
-    environment.filters["ident"] = hcl.ident
-    environment.filters["comment"] = comment
+    environment.filters.update(filters)
+    environment.globals.update(globals_ or {})
     return environment
+
+
+@lru_cache(maxsize=1)
+def template_environment() -> jinja2.Environment:
+    """The Jinja environment of the Terraform files, built once: compiled templates are reused."""
+    return _jinja(require_hcl, {"hcl": hcl.value, "ident": hcl.ident, "comment": comment})
 
 
 def require_yaml(value: Any) -> Any:
@@ -78,21 +82,8 @@ def require_yaml(value: Any) -> Any:
 @lru_cache(maxsize=1)
 def yaml_template_environment() -> jinja2.Environment:
     """The Jinja environment of the YAML outputs (workflows): values only through yaml_text."""
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-        finalize=require_yaml,
-        auto_reload=False,
-    )
-    environment.filters["yaml"] = yaml_text.value
-    environment.filters["yaml_key"] = yaml_text.key
-    environment.filters["yaml_comment"] = yaml_text.comment
-    environment.globals["expression"] = yaml_text.expression
-    return environment
+    return _jinja(require_yaml, {"yaml": yaml_text.value, "yaml_key": yaml_text.key, "yaml_comment": yaml_text.comment},
+                  {"expression": yaml_text.expression})
 
 
 def require_doc(value: Any) -> Any:
@@ -105,19 +96,7 @@ def require_doc(value: Any) -> Any:
 @lru_cache(maxsize=1)
 def doc_template_environment() -> jinja2.Environment:
     """The Jinja environment of the READMEs: values only through generator/docs.py's escapers."""
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-        finalize=require_doc,
-        auto_reload=False,
-    )
-    for name in ("cell", "code", "prose", "text", "mermaid_id", "mermaid_label"):
-        environment.filters[name] = getattr(docs, name)
-    return environment
+    return _jinja(require_doc, {name: getattr(docs, name) for name in ("cell", "code", "prose", "text", "mermaid_id", "mermaid_label")})
 
 
 MODULE_PURPOSES = {
