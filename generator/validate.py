@@ -14,7 +14,6 @@ import math
 import re
 from collections import defaultdict
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterator
 
 import jsonschema
