@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG, nexus_data, orbit_data
+from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG, nexus_data, orbit_data, write_yaml
 from generator import api
 from catalog_expectations import expected_url_variables, services_on_ecs
 from hcl_reading import blocks, literal, load, resources
@@ -169,3 +169,15 @@ def test_every_module_variable_has_type_and_description() -> None:
     for variables_file in sorted((COMMITTED_OUT / "modules").glob("*/variables.tf")):
         for name, body in blocks(load(variables_file), "variable").items():
             assert "type" in body and body.get("description"), f"{variables_file}: variable {name}"
+
+
+def test_a_service_variable_overrides_the_environment_one(tmp_path: Path) -> None:
+    """The schema says environment-level variables go to every service; a service's own value of the
+    same name wins (it is the more specific)."""
+    data = orbit_data()
+    data["services"]["storefront"]["environment"]["TZ"] = "Europe/Paris"  # live sets TZ: UTC for everyone
+    out = tmp_path / "out"
+    api.render(write_yaml(tmp_path / "orbit.yaml", data), out)
+    modules = {literal(m["name"]): literal(m) for m in blocks(load(out / "environments" / "live" / "services.tf"), "module").values()}
+    assert modules["storefront"]["environment_variables"]["TZ"] == "Europe/Paris"
+    assert modules["ledger"]["environment_variables"]["TZ"] == "UTC"
