@@ -148,6 +148,12 @@ resource "aws_lb_target_group" "legacy" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # When the migration ends, the listener's default action must leave this
+    # group before it is deleted (a group in use cannot be deleted).
+    create_before_destroy = true
+  }
 }
 
 resource "aws_lb_target_group_attachment" "legacy" {
