@@ -95,7 +95,13 @@ class EnvironmentDoc:
     stores: tuple[str, ...]
     alarms: tuple[tuple[str, str, str], ...]
     cost: cost.EnvironmentCost | None
+    money: tuple[tuple[str, str, str], ...]  # (item, at min tasks, at max tasks), formatted
     legacy: bool
+
+    @property
+    def default_target(self) -> str:
+        """Where the listener sends what no rule matches."""
+        return "Kubernetes ingress" if self.legacy else "404"
 
 
 def _share(deployment: Deployment, service: str) -> str:
@@ -125,7 +131,6 @@ def environment_doc(deployment: Deployment) -> EnvironmentDoc:
     for service in catalog.services:
         for callee in service.calls:
             callers[callee].append(service.name)
-    groups_of = {name: group for name, group in ((s.name, s.group) for s in catalog.services)}
     rows = []
     for service in catalog.services:
         svc = on_ecs.get(service.name)
@@ -145,7 +150,7 @@ def environment_doc(deployment: Deployment) -> EnvironmentDoc:
             else _share(deployment, service.name) + " on ECS",
         ))
     groups = []
-    for group in dict.fromkeys(groups_of.values()):
+    for group in dict.fromkeys(service.group for service in catalog.services):
         groups.append(GroupBox(group, "group_" + mermaid_id(group), tuple(row for row in rows if row.group == group)))
     calls = tuple(("svc_" + mermaid_id(service.name), "svc_" + mermaid_id(callee))
                   for service in catalog.services for callee in service.calls)
@@ -162,6 +167,14 @@ def environment_doc(deployment: Deployment) -> EnvironmentDoc:
         estimate = cost.estimate(deployment, cost.load_prices())
     except cost.PriceTableError:
         estimate = None
+    money: tuple[tuple[str, str, str], ...] = ()
+    if estimate is not None:
+        money = (
+            *((row.name, f"{row.minimum:.2f}", f"{row.maximum:.2f}") for row in estimate.services),
+            *((name, f"{amount:.2f}", f"{amount:.2f}") for name, amount in estimate.fixed),
+            ("**total**", f"**{estimate.minimum:.2f}**", f"**{estimate.maximum:.2f}**"),
+            ("Spot saves against all on-demand", f"{estimate.saving_at_minimum:.2f}", f"{estimate.saving_at_maximum:.2f}"),
+        )
     return EnvironmentDoc(
         deployment=deployment,
         routes=tuple(routes),
@@ -172,6 +185,7 @@ def environment_doc(deployment: Deployment) -> EnvironmentDoc:
         stores=tuple(name for name, _ in catalog.data_store_ports),
         alarms=alarms,
         cost=estimate,
+        money=money,
         legacy=deployment.environment.legacy is not None,
     )
 

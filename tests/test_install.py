@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -38,4 +37,3 @@ def test_pre_commit_hooks_call_the_installed_command() -> None:
     hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     assert {hook["id"] for hook in hooks} == {"platform-catalog-validate", "platform-render-check"}
     assert all(hook["entry"].startswith("ecs-platform ") and hook["language"] == "python" for hook in hooks)
-    assert sys.version_info >= (3, 11)
