@@ -55,6 +55,8 @@ def render(catalog_path: Path, out_dir: Path, check: bool) -> None:
         click.echo("\n".join(diff.lines()), err=True)
         click.echo(f"Run: python -m generator render --catalog {catalog_path} --out {out_dir}", err=True)
         sys.exit(1)
+    if diff.finished_interrupted_run:
+        click.echo(f"note: an interrupted render had left temporary files in {out_dir}; removed them", err=True)
     if diff.empty:
         click.echo(f"{out_dir} is already up to date; nothing written")
     else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import resource
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,9 @@ import pytest
 from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG, REPO, run_terraform, snapshot_tree
 from generator import api
 from generator.output import diff_files, read_tree
+from generator.render import GENERATED_MARKER
+
+GENERATED_MARKER_LINE = GENERATED_MARKER + "\n"
 
 
 def test_golden_tree(tmp_path: Path) -> None:
@@ -100,7 +105,7 @@ def test_foreign_files_are_never_deleted(tmp_path: Path, cli) -> None:
     (out / "notes.md").write_text("mine")
     result = cli("render", "--catalog", NEXUS_CATALOG, "--out", out)
     assert result.exit_code == 1
-    assert "notes.md was not written by the generator" in result.output
+    assert "notes.md (a file the generator did not write)" in result.output
     assert (out / "notes.md").read_text() == "mine" and len(list(out.iterdir())) == 1
 
 
@@ -135,3 +140,104 @@ def test_removing_an_environment_with_local_state_is_refused(tmp_path: Path, cli
     assert result.exit_code == 1
     assert "environments/staging/terraform.tfstate" in result.output and "terraform destroy" in result.output
     assert snapshot_tree(out) == before
+
+
+def test_foreign_symlinks_and_fifos_are_refused_without_hanging_and_empty_directories_kept(tmp_path: Path, cli) -> None:
+    out = tmp_path / "out"
+    api.render(ORBIT_CATALOG, out)
+    (out / "environments" / "scratch").mkdir()
+    (out / "modules" / "link.tf").symlink_to(tmp_path)
+    os.mkfifo(out / "modules" / "pipe")
+    before = snapshot_tree(out)
+    result = cli("render", "--catalog", NEXUS_CATALOG, "--out", out)
+    assert result.exit_code == 1
+    assert "modules/link.tf (a symbolic link the generator did not write)" in result.output
+    assert "modules/pipe (a FIFO the generator did not write)" in result.output
+    assert snapshot_tree(out) == before and (out / "modules" / "link.tf").is_symlink()
+    (out / "modules" / "link.tf").unlink()
+    (out / "modules" / "pipe").unlink()
+    assert cli("render", "--catalog", NEXUS_CATALOG, "--out", out).exit_code == 0
+    assert (out / "environments" / "scratch").is_dir()  # an empty directory is not ours to delete
+
+
+def test_output_directory_keeps_its_mode_and_a_symlinked_out_stays_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "real-out"
+    real.mkdir(mode=0o755)
+    real.chmod(0o755)
+    out = tmp_path / "out"
+    out.symlink_to(real)
+    api.render(ORBIT_CATALOG, out)
+    api.render(NEXUS_CATALOG, out)
+    assert out.is_symlink() and os.readlink(out) == str(real)
+    assert oct(real.stat().st_mode & 0o777) == "0o755"
+    assert (real / "environments" / "prod" / "main.tf").is_file()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert oct((real / "environments" / "prod" / "main.tf").stat().st_mode & 0o777) == oct(0o666 & ~umask)
+
+
+def test_workspaces_override_files_and_plans_are_terraforms_and_kept(tmp_path: Path, cli) -> None:
+    out = tmp_path / "out"
+    api.render(ORBIT_CATALOG, out)
+    root = out / "environments" / "qa"
+    (root / "terraform.tfstate.d" / "feature-x").mkdir(parents=True)
+    (root / "terraform.tfstate.d" / "feature-x" / "terraform.tfstate").write_text('{"serial": 7}')
+    (root / "backend_override.tf").write_text("terraform {}\n")
+    (root / "edit.tfplan").write_bytes(b"PK")
+    catalog = tmp_path / "orbit.yaml"
+    catalog.write_text(ORBIT_CATALOG.read_text().replace("log_retention_days: 7", "log_retention_days: 14"))
+    result = cli("render", "--catalog", catalog, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "changed" in result.output and "0 changed" not in result.output
+    assert (root / "terraform.tfstate.d" / "feature-x" / "terraform.tfstate").read_text() == '{"serial": 7}'
+    assert (root / "backend_override.tf").read_text() == "terraform {}\n" and (root / "edit.tfplan").read_bytes() == b"PK"
+
+
+def test_state_left_by_the_old_swapping_writer_is_put_back(tmp_path: Path, cli) -> None:
+    out = tmp_path / "out"
+    api.render(ORBIT_CATALOG, out)
+    stranded = tmp_path / ".out.previous-abc123"
+    (stranded / "environments" / "qa" / ".terraform").mkdir(parents=True)
+    (stranded / "environments" / "qa" / "terraform.tfstate").write_text('{"serial": 3}')
+    (stranded / "environments" / "qa" / "main.tf").write_text(GENERATED_MARKER_LINE + "old\n")
+    (tmp_path / ".out.staging-xyz" / "modules").mkdir(parents=True)
+    (tmp_path / ".out.staging-xyz" / "modules" / "main.tf").write_text(GENERATED_MARKER_LINE)
+    result = cli("render", "--catalog", ORBIT_CATALOG, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert (out / "environments" / "qa" / "terraform.tfstate").read_text() == '{"serial": 3}'
+    assert (out / "environments" / "qa" / ".terraform").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_temporary_files_of_an_interrupted_render_are_removed_and_reported(tmp_path: Path, cli) -> None:
+    out = tmp_path / "out"
+    api.render(ORBIT_CATALOG, out)
+    leftover = out / "modules" / "alb" / ".main.tf.generator-tmp-999-abcd"
+    leftover.write_text("half a fi")
+    result = cli("render", "--catalog", ORBIT_CATALOG, "--out", out)
+    assert result.exit_code == 0
+    assert "interrupted render" in result.output and not leftover.exists()
+
+
+def _limit_file_size() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so an oversized write fails with EFBIG instead of killing
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+
+
+def test_a_write_that_fails_half_way_is_one_clear_line_and_nothing_changes(tmp_path: Path) -> None:
+    """Works as root too (modes do not stop root; a file-size limit does): ENOSPC-like failure mid-write."""
+    out = tmp_path / "out"
+    api.render(ORBIT_CATALOG, out)
+    before = snapshot_tree(out)
+    catalog = tmp_path / "orbit.yaml"
+    catalog.write_text(ORBIT_CATALOG.read_text().replace("log_retention_days: 7", "log_retention_days: 14"))
+    result = subprocess.run(
+        [sys.executable, "-m", "generator", "render", "--catalog", str(catalog), "--out", str(out)],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120,
+        preexec_fn=_limit_file_size,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "File too large; nothing under the output directory was changed" in result.stderr
+    assert snapshot_tree(out) == before
+    assert not [p for p in out.rglob("*") if ".generator-tmp-" in p.name]
