@@ -302,7 +302,11 @@ class _Builder:
                     return -math.inf if lowered.startswith("-") else math.inf
                 if lowered == ".nan":
                     return math.nan
-                return float(value)
+                number = float(value)
+                # `priority: 100.0` is the integer 100 to JSON Schema; keep it one, so it renders as `100`
+                # everywhere (a float would show as `100.0` in documents and differ from the same catalog
+                # written with `100`).
+                return int(number) if number.is_integer() and abs(number) < 2**53 else number
             if tag == BOOL:
                 return value.lower() == "true"
             if tag == NULL:

@@ -149,6 +149,7 @@ class Environment:
     domain: str
     dns_zone: str | None
     certificate_domain: str
+    certificate_alternative_names: tuple[str, ...]
     vpc: Lookup
     private_subnets: Lookup
     public_subnets: Lookup
@@ -316,6 +317,7 @@ def _build_environment(name: str, raw: dict[str, Any]) -> Environment:
         domain=raw["domain"],
         dns_zone=raw.get("dns_zone"),
         certificate_domain=raw["certificate_domain"],
+        certificate_alternative_names=tuple(raw.get("certificate_alternative_names", ())),
         vpc=Lookup.from_catalog(raw["vpc"]),
         private_subnets=Lookup.from_catalog(raw["private_subnets"], "ids"),
         public_subnets=Lookup.from_catalog(raw["public_subnets"], "ids"),

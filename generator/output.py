@@ -297,6 +297,13 @@ def _recover_previous_writer_leftovers(out_dir: Path) -> None:
 def write_tree(files: dict[PurePosixPath, str], out_dir: Path, check: bool = False) -> TreeDiff:
     """Make `out_dir` hold exactly `files` (next to Terraform's own); with `check`, only report the difference."""
     out_dir = Path(os.path.abspath(out_dir))
+    try:
+        return _write_tree(files, out_dir, check)
+    except OSError as error:  # any failure on the path the user gave: one line, never a traceback
+        raise _os_failure(error, Path(error.filename) if error.filename else out_dir) from None
+
+
+def _write_tree(files: dict[PurePosixPath, str], out_dir: Path, check: bool) -> TreeDiff:
     content = encode(files)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir} exists and is not a directory; choose another --out")

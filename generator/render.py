@@ -123,7 +123,10 @@ def render_template(template_name: str, **context: Any) -> str:
 def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
     """Every output file's text, by path relative to the output directory."""
     files: dict[PurePosixPath, str] = {}
-    source_name = PurePosixPath(catalog.file.replace("\\", "/")).name
+    # A file name is bytes to the OS: one that is not UTF-8 reaches Python as surrogate escapes,
+    # which no generated file may hold; show such bytes as U+FFFD in the headers.
+    source_name = PurePosixPath(catalog.file.replace("\\", "/")).name.encode("utf-8", "surrogateescape").decode(
+        "utf-8", "replace")
     for module in MODULES:
         for file_name in (*MODULE_FILES, "versions.tf"):
             template = f"modules/{module}/{file_name}.j2" if file_name in MODULE_FILES else "modules/versions.tf.j2"

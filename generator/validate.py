@@ -41,6 +41,7 @@ FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = {
 # Application Load Balancer quotas (Elastic Load Balancing user guide, "Quotas").
 MAX_RULES_PER_LISTENER = 100
 MAX_CONDITION_VALUES_PER_RULE = 5
+MAX_WILDCARDS_PER_RULE = 5
 MAX_TARGET_GROUPS_PER_ALB = 100
 
 # Names that mean a value is a credential; such variables must come from Secrets Manager.
@@ -502,10 +503,17 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
                                                                 "resource and the generator adds up to 5")
         deployment = catalog.deployment(environment)
         env_vars = dict(environment.environment)
+        certificate_names = (environment.certificate_domain, *environment.certificate_alternative_names)
         for svc in deployment.services:
             service = svc.service
             for rule in svc.listener_rules:
                 for host in rule.hosts:
+                    if not any(_certificate_covers(name, host) for name in certificate_names):
+                        yield loaded.problem((*environment.source, "certificate_domain"),
+                                             f"the certificate ({', '.join(certificate_names)}) does not cover {host} "
+                                             f"(a route of {service.name!r}); browsers would refuse it. Use a certificate "
+                                             f"for *.{environment.domain} or list its other names in "
+                                             "certificate_alternative_names")
                     if len(host) > MAX_HOST_HEADER_LENGTH:
                         yield loaded.problem((*rule.source, "hosts"), f"in environment {environment.name!r} the host "
                                              f"{host[:40]}... has {len(host)} characters; an ALB matches at most {MAX_HOST_HEADER_LENGTH}")
@@ -533,6 +541,13 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
             yield loaded.problem(("groups", service.group, "on_demand_base"),
                                  f"the on-demand base {base} is at or above {service.name!r}'s max_tasks "
                                  f"{service.sizing.max_tasks}: its Spot share would never apply")
+
+
+def _certificate_covers(name: str, host: str) -> bool:
+    """TLS name matching (RFC 6125 6.4.3): a wildcard stands for exactly one leftmost label."""
+    if name == host:
+        return True
+    return name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]
 
 
 def _name_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterator[Problem]:
@@ -565,6 +580,10 @@ def _listener_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterato
         if values > MAX_CONDITION_VALUES_PER_RULE:
             yield loaded.problem(rule.source, f"rule has {values} host and path values; an ALB rule allows "
                                               f"{MAX_CONDITION_VALUES_PER_RULE} in all: split it into several routes")
+        wildcards = sum(value.count("*") + value.count("?") for value in (*rule.hosts, *rule.paths))
+        if wildcards > MAX_WILDCARDS_PER_RULE:
+            yield loaded.problem(rule.source, f"rule has {wildcards} wildcards (* and ?) in its hosts and paths; an ALB "
+                                              f"rule allows {MAX_WILDCARDS_PER_RULE}: split it into several routes")
     for priority, claimants in by_priority.items():
         first_rule, first_owner = claimants[0]
         for rule, owner in claimants[1:]:
@@ -583,6 +602,8 @@ def _listener_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterato
     if balanced > MAX_TARGET_GROUPS_PER_ALB:
         yield loaded.problem(("services",), f"{balanced} services have routes; one ALB allows "
                                             f"{MAX_TARGET_GROUPS_PER_ALB} target groups")
+    if len(rules) > MAX_RULES_PER_LISTENER:
+        return  # the reachability check below is quadratic, and pointless on a listener AWS refuses anyway
     ordered = sorted(rules, key=lambda item: item[0].priority)
     for index, (later, later_owner) in enumerate(ordered):
         for earlier, earlier_owner in ordered[:index]:

@@ -51,6 +51,15 @@ CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
                                         "services.storefront.resources", "min_tasks of 1 or more"),
     "on-demand base at max_tasks": (lambda d: d["groups"]["batch"].update(on_demand_base=3),
                                     "groups.batch.on_demand_base", "Spot share would never apply"),
+    "certificate that does not cover a host": (
+        lambda d: d["environments"]["qa"].pop("certificate_alternative_names"),
+        "environments.qa.certificate_domain", "does not cover shop.qa.orbit.example"),
+    "wildcard certificate for another level": (
+        lambda d: d["environments"]["live"].update(certificate_domain="*.eu.orbit.example"),
+        "environments.live.certificate_domain", "does not cover shop.orbit.example"),
+    "more than five wildcards in one rule": (
+        lambda d: d["services"]["storefront"]["routes"][0].update(paths=["/a*/b*/c*", "/d*/e*/f?"]),
+        "services.storefront.routes[0]", "6 wildcards"),
     "moving image tag": (lambda d: d["environments"]["live"].update(image_tag="latest"),
                          "environments.live.image_tag", "moving tag"),
 }
@@ -84,3 +93,11 @@ def test_a_reviewed_false_positive_is_accepted_and_a_stale_review_is_not(tmp_pat
     def stale(data: dict[str, Any]) -> None:
         data["services"]["storefront"]["reviewed_plain_variables"] = {"GONE": "was removed"}
     assert any(p.startswith("services.storefront.reviewed_plain_variables.GONE:") for p in problems(tmp_path, stale))
+
+
+def test_certificate_names_and_wildcard_counts_at_the_limits_pass(tmp_path: Path) -> None:
+    def at_limits(data: dict[str, Any]) -> None:
+        data["environments"]["qa"]["certificate_alternative_names"] = ["shop.qa.orbit.example", "www.qa.orbit.example",
+                                                                        "*.qa.orbit.example"]
+        data["services"]["storefront"]["routes"][0]["paths"] = ["/a*/b*/c*", "/d*/e*"]
+    assert problems(tmp_path, at_limits) == []

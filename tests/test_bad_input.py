@@ -162,3 +162,37 @@ def test_unusable_paths(kind: str, tmp_path: Path, cli, existing_out) -> None:
 def test_unknown_flag_is_a_usage_error(cli) -> None:
     result = cli("render", "--catalgo", "x")
     assert result.exit_code == 2
+
+
+def test_a_catalog_file_name_that_is_not_utf8_renders(tmp_path: Path) -> None:
+    """The OS hands such a name to Python as surrogate escapes, which no generated file may hold."""
+    directory = os.fsencode(tmp_path)
+    catalog = Path(os.fsdecode(directory + b"/nexus-\xff.yaml"))
+    catalog.write_bytes(NEXUS_CATALOG.read_bytes())
+    out = tmp_path / "out"
+    api.render(catalog, out)
+    header = (out / "environments" / "prod" / "main.tf").read_text(encoding="utf-8").splitlines()[1]
+    assert "nexus-\N{REPLACEMENT CHARACTER}.yaml" in header
+
+
+@pytest.mark.parametrize("which", ["catalog", "out"])
+def test_a_path_longer_than_the_file_system_allows_is_one_line(which: str, tmp_path: Path, cli) -> None:
+    long_name = "x" * 300
+    catalog = tmp_path / f"{long_name}.yaml" if which == "catalog" else NEXUS_CATALOG
+    out = tmp_path / (long_name if which == "out" else "out")
+    result = cli("render", "--catalog", catalog, "--out", out)
+    expected = "File name too long" if which == "catalog" else "the path is too long for the file system"
+    assert result.exit_code == 1 and expected in result.output and "Traceback" not in result.output, result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_float_priority_renders_exactly_like_the_integer(tmp_path: Path) -> None:
+    """`priority: 100.0` is an integer to JSON Schema; it must not change what Terraform sees."""
+    catalog = tmp_path / NEXUS_CATALOG.name
+    catalog.write_text(NEXUS_CATALOG.read_text().replace("priority: 100,", "priority: 100.0,", 1))
+    assert "priority: 100.0," in catalog.read_text()
+    api.render(NEXUS_CATALOG, tmp_path / "integer")
+    api.render(catalog, tmp_path / "float")
+    assert snapshot_tree(tmp_path / "integer").keys() == snapshot_tree(tmp_path / "float").keys()
+    for relative in snapshot_tree(tmp_path / "integer"):
+        assert (tmp_path / "integer" / relative).read_bytes() == (tmp_path / "float" / relative).read_bytes(), relative

@@ -47,12 +47,12 @@ ENVIRONMENT = """  {name}:
 """
 
 
-def catalog(count: int) -> str:
+def catalog(count: int, routed: int = ROUTED) -> str:
     parts = [HEADER.format(count=count)]
     for index in range(count):
         name = f"svc-{index:05d}"
         lines = [f"  {name}:", f"    group: {'online' if index % 3 else 'batch'}", f"    port: {10000 + index}"]
-        if index < ROUTED:
+        if index < routed:
             lines.append(f"    routes: [{{ priority: {100 + index}, hosts: [api], paths: [\"/{name}/*\"] }}]")
         if index:
             lines.append(f"    calls: [svc-{index - 1:05d}]")
