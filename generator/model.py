@@ -9,6 +9,7 @@ semantic checks can point at the right line.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,9 @@ FARGATE_SPOT = "FARGATE_SPOT"
 # Section 6.1 of the design; the catalog's `defaults.autoscaling` overrides them.
 BUILTIN_AUTOSCALING = {"cpu_target": 70, "memory_target": 80, "scale_in_cooldown": 300, "scale_out_cooldown": 60}
 BUILTIN_HEALTH_CHECK_PATH = "/health"
+# Read-only root filesystems (checkov CKV_AWS_336) break most images unless they can write temporary
+# files; /tmp as task-local scratch covers the common case.
+DEFAULT_SCRATCH_PATHS = ("/tmp",)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class Service:
     capacity: tuple[CapacityShare, ...]
     port: int | None
     health_check_path: str | None
+    writable_root_filesystem_reason: str | None  # None: the root filesystem is read-only
+    scratch_volumes: tuple[tuple[str, str], ...]  # (task volume name, container path)
     routes: tuple[Route, ...]
     secrets: tuple[tuple[str, str], ...]
     environment: tuple[tuple[str, str], ...]
@@ -80,6 +86,10 @@ class Service:
     @property
     def load_balanced(self) -> bool:
         return bool(self.routes)
+
+    @property
+    def readonly_root_filesystem(self) -> bool:
+        return self.writable_root_filesystem_reason is None
 
 
 @dataclass(frozen=True)
@@ -161,7 +171,7 @@ class Environment:
     secret_prefix: str
     image_tag: str
     environment: tuple[tuple[str, str], ...]
-    pagerduty_endpoint: str
+    pagerduty_endpoint_secret: str  # full Secrets Manager name
     alert_emails: tuple[str, ...]
     promote_from: str | None
     state_bucket: str | None
@@ -291,6 +301,9 @@ def _build_service(
         capacity=capacity_strategy(group["spot_percentage"], group.get("on_demand_base", 0)),
         port=port,
         health_check_path=raw.get("health_check_path", health_check_default) if port is not None else None,
+        writable_root_filesystem_reason=raw.get("writable_root_filesystem"),
+        scratch_volumes=tuple(sorted((scratch_volume_name(path), path)
+                                     for path in raw.get("scratch_paths", DEFAULT_SCRATCH_PATHS))),
         routes=tuple(
             Route(
                 priority=route["priority"],
@@ -331,7 +344,7 @@ def _build_environment(name: str, raw: dict[str, Any]) -> Environment:
         secret_prefix=raw["secret_prefix"],
         image_tag=raw["image_tag"],
         environment=tuple(sorted(raw.get("environment", {}).items())),
-        pagerduty_endpoint=raw["alerting"]["pagerduty_endpoint"],
+        pagerduty_endpoint_secret=raw["secret_prefix"] + raw["alerting"]["pagerduty_endpoint_secret"],
         alert_emails=tuple(raw["alerting"].get("alert_emails", ())),
         promote_from=raw.get("promote_from"),
         state_bucket=raw.get("backend", {}).get("bucket"),
@@ -568,6 +581,11 @@ class Deployment:
         )
         return cls(catalog=catalog, environment=environment, names=env_names, services=tuple(deployed),
                    legacy_routes=legacy_routes)
+
+
+def scratch_volume_name(path: str) -> str:
+    """ECS volume names allow letters, digits, `-` and `_`: `/var/cache/nginx` -> `scratch-var-cache-nginx`."""
+    return "scratch-" + re.sub(r"[^A-Za-z0-9_-]+", "-", path.strip("/")).strip("-")
 
 
 def _qualify(label: str, domain: str) -> str:

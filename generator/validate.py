@@ -541,6 +541,13 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
             yield loaded.problem(("groups", service.group, "on_demand_base"),
                                  f"the on-demand base {base} is at or above {service.name!r}'s max_tasks "
                                  f"{service.sizing.max_tasks}: its Spot share would never apply")
+        volume_paths: dict[str, str] = {}
+        for volume_name, path in service.scratch_volumes:
+            if volume_name in volume_paths:
+                yield loaded.problem((*service.source, "scratch_paths"),
+                                     f"{path} and {volume_paths[volume_name]} would share the task volume "
+                                     f"{volume_name!r} (volume names keep only letters, digits, - and _); rename one")
+            volume_paths[volume_name] = path
 
 
 def _certificate_covers(name: str, host: str) -> bool:

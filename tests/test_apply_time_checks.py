@@ -60,6 +60,9 @@ CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "more than five wildcards in one rule": (
         lambda d: d["services"]["storefront"]["routes"][0].update(paths=["/a*/b*/c*", "/d*/e*/f?"]),
         "services.storefront.routes[0]", "6 wildcards"),
+    "two scratch paths that map to one volume name": (
+        lambda d: d["services"]["ledger"].update(scratch_paths=["/var/cache", "/var-cache"]),
+        "services.ledger.scratch_paths", "would share the task volume 'scratch-var-cache'"),
     "moving image tag": (lambda d: d["environments"]["live"].update(image_tag="latest"),
                          "environments.live.image_tag", "moving tag"),
 }
@@ -101,3 +104,15 @@ def test_certificate_names_and_wildcard_counts_at_the_limits_pass(tmp_path: Path
                                                                         "*.qa.orbit.example"]
         data["services"]["storefront"]["routes"][0]["paths"] = ["/a*/b*/c*", "/d*/e*"]
     assert problems(tmp_path, at_limits) == []
+
+
+@pytest.mark.parametrize("change, path, words", [
+    (lambda d: d["services"]["ledger"].update(writable_root_filesystem="because"), "services.ledger.writable_root_filesystem",
+     "at least 10 allowed"),
+    (lambda d: d["services"]["ledger"].update(scratch_paths=["/"]), "services.ledger.scratch_paths[0]", "not allowed"),
+    (lambda d: d["services"]["ledger"].update(scratch_paths=["tmp"]), "services.ledger.scratch_paths[0]", "not allowed"),
+])
+def test_root_filesystem_settings_are_checked(change: Callable[[dict[str, Any]], None], path: str, words: str,
+                                              tmp_path: Path) -> None:
+    found = problems(tmp_path, change)
+    assert any(p.startswith(path + ":") and words in p for p in found), found

@@ -48,7 +48,7 @@ FIELDS: dict[str, Callable[[dict[str, Any], str], None]] = {
     "services.storefront.secrets.API_SECRET": lambda d, p: _service(d).update(secrets={"API_SECRET": p}),
     "environments.live.tags.Owner": lambda d, p: d["environments"]["live"]["tags"].update(Owner=p),
     "environments.live.domain": lambda d, p: d["environments"]["live"].update(domain=p),
-    "environments.live.alerting.pagerduty_endpoint": lambda d, p: d["environments"]["live"]["alerting"].update(pagerduty_endpoint="https://x/" + p),
+    "environments.live.alerting.pagerduty_endpoint_secret": lambda d, p: d["environments"]["live"]["alerting"].update(pagerduty_endpoint_secret="a/" + p),
     "groups.edge.description": lambda d, p: d["groups"]["edge"].update(description=p),
     "data_stores.mysql.description": lambda d, p: d["data_stores"]["mysql"].update(description=p),
 }

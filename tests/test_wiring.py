@@ -264,7 +264,7 @@ def test_deploys_own_the_image_and_terraform_the_shape(service_resources: dict) 
     assert lifecycle["ignore_changes"] == ["container_definitions"]
     assert lifecycle["replace_triggered_by"] == ["${terraform_data.task_shape}"]
     shape = service_resources[("terraform_data", "task_shape")]["input"]
-    assert set(shape) == {"cpu", "memory", "execution_role_arn", "task_role_arn", "container"}
+    assert set(shape) == {"cpu", "memory", "execution_role_arn", "task_role_arn", "container", "scratch_volumes"}
     parameter = service_resources[("aws_ssm_parameter", "image")]
     assert parameter["lifecycle"][0]["ignore_changes"] == ["insecure_value"]
     ecs = service_resources[("aws_ecs_service", "this")]
@@ -285,3 +285,22 @@ def test_image_repositories_are_immutable_and_scanned() -> None:
     raw = raw_catalog(NEXUS_CATALOG)
     listed = load(COMMITTED_OUT / "shared" / "main.tf")["locals"][0]["repositories"]
     assert sorted(re.findall(r'"([^"]+)"', listed)) == sorted({s.get("image_repository", f"nexus/{n}") for n, s in raw["services"].items()})
+
+
+def test_read_only_root_filesystem_and_scratch_volumes(case: tuple[dict[str, Any], Path], service_resources: dict) -> None:
+    """Read-only unless the catalog states a reason; /tmp (or the catalog's scratch_paths) writable."""
+    data, out = case
+    opted_out = 0
+    for _, _, name, service, scope in _each_service(data, out):
+        readonly = resolve("${var.readonly_root_filesystem}", scope)
+        assert readonly is ("writable_root_filesystem" not in service), name
+        opted_out += not readonly
+        volumes = resolve("${var.scratch_volumes}", scope)
+        assert sorted(volumes.values()) == sorted(service.get("scratch_paths", ["/tmp"])), name
+    if "reindexer" in data["services"]:
+        assert opted_out, "the orbit fixture opts one service out; the test must see it"
+    definition = service_resources[("aws_ecs_task_definition", "this")]
+    assert dynamic(definition, "volume")["for_each"] == "${var.scratch_volumes}"
+    container = (COMMITTED_OUT / "modules" / "ecs-service" / "main.tf").read_text()
+    assert "readonlyRootFilesystem = var.readonly_root_filesystem" in container
+    assert ("{ sourceVolume = name, containerPath = var.scratch_volumes[name], readOnly = false }" in container)

@@ -43,7 +43,7 @@ ENVIRONMENT = """  {name}:
     secret_prefix: bench/{name}/
     image_tag: v1
     alerting:
-      pagerduty_endpoint: https://events.pagerduty.com/integration/bench-{name}/enqueue
+      pagerduty_endpoint_secret: alerting/pagerduty-endpoint
 """
 
 

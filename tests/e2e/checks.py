@@ -9,7 +9,7 @@ from typing import Any
 
 from catalog_expectations import expected_autoscaling, expected_capacity, expected_health_path, expected_sizing, raw_catalog
 from generator.model import Deployment
-from harness import client
+from harness import client, pagerduty_endpoint
 
 # Actions that have no resource-level permissions in IAM, so `Resource: "*"` is the only option.
 ACTIONS_WITHOUT_RESOURCES = {
@@ -120,7 +120,13 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
         health_path = expected_health_path(raw, written)
         if health_path:
             assert f"localhost:{written['port']}{health_path} " in " ".join(container["healthCheck"]["command"])
-        facts += 12
+        # Read-only root filesystem unless the catalog gives a reason; the scratch paths are writable volumes.
+        assert container.get("readonlyRootFilesystem", False) is ("writable_root_filesystem" not in written), svc.name
+        volumes = {v["name"] for v in task.get("volumes", [])}
+        mounts = {m["containerPath"]: m["sourceVolume"] for m in container.get("mountPoints", [])}
+        assert sorted(mounts) == sorted(written.get("scratch_paths", ["/tmp"])), (svc.name, mounts)
+        assert set(mounts.values()) == volumes, (svc.name, volumes)
+        facts += 14
 
         if model.load_balanced:
             group = world.elbv2.describe_target_groups(Names=[svc.names.target_group])["TargetGroups"][0]
@@ -174,7 +180,7 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
     topics = {t["TopicArn"].rsplit(":", 1)[1]: t["TopicArn"] for t in world.sns.list_topics()["Topics"]}
     alerts, paging = topics[names.alerts_topic], topics[names.paging_topic]
     subscriptions = world.sns.list_subscriptions_by_topic(TopicArn=paging)["Subscriptions"]
-    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("https", env.pagerduty_endpoint)]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("https", pagerduty_endpoint(env.name))]
     alarms = {a["AlarmName"]: a for a in world.cloudwatch.describe_alarms(AlarmNamePrefix=names.prefix, MaxRecords=100)["MetricAlarms"]}
     token = None
     while True:

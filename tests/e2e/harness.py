@@ -100,6 +100,11 @@ def _concrete(tags: tuple[tuple[str, str], ...], letter: str) -> list[dict[str, 
     return [{"Key": key, "Value": value.replace("*", letter)} for key, value in tags]
 
 
+def pagerduty_endpoint(environment: str) -> str:
+    """What the harness stores in the environment's PagerDuty secret (the catalog only names the secret)."""
+    return f"https://events.pagerduty.com/integration/e2e-{environment}/enqueue"
+
+
 def seed_existing_world(url: str, deployment: Deployment) -> None:
     """Create what the design keeps and the catalog only refers to: VPC, subnets, data-store
     security groups, secrets, certificate, hosted zone and the access-logs bucket."""
@@ -124,6 +129,7 @@ def seed_existing_world(url: str, deployment: Deployment) -> None:
     secrets = client(url, "secretsmanager", region)
     for name in sorted({secret for svc in deployment.services for secret in svc.secret_names}):
         secrets.create_secret(Name=name, SecretString="emulator-value")
+    secrets.create_secret(Name=env.pagerduty_endpoint_secret, SecretString=pagerduty_endpoint(env.name))
     acm = client(url, "acm", region)
     acm.request_certificate(DomainName=env.certificate_domain, ValidationMethod="DNS")
     if env.dns_zone:

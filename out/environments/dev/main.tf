@@ -68,7 +68,7 @@ module "cluster" {
   log_retention_days             = 30
   alerts_topic_name              = "nexus-dev-alerts"
   paging_topic_name              = "nexus-dev-paging"
-  pagerduty_endpoint             = "https://events.pagerduty.com/integration/nexus-dev/enqueue"
+  pagerduty_endpoint_secret_name = "nexus/dev/alerting/pagerduty-endpoint"
   alert_emails                   = []
 }
 

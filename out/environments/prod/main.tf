@@ -68,7 +68,7 @@ module "cluster" {
   log_retention_days             = 90
   alerts_topic_name              = "nexus-prod-alerts"
   paging_topic_name              = "nexus-prod-paging"
-  pagerduty_endpoint             = "https://events.pagerduty.com/integration/nexus-prod/enqueue"
+  pagerduty_endpoint_secret_name = "nexus/prod/alerting/pagerduty-endpoint"
   alert_emails                   = ["platform-oncall@nexus.com"]
 }
 

@@ -30,6 +30,11 @@ module "service_api_gateway" {
   container_port       = 3000
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -108,6 +113,11 @@ module "service_auth_service" {
   max_tasks            = 8
   container_port       = 3001
   health_check_path    = "/health"
+
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
 
   autoscaling = {
     cpu_target         = 70
@@ -188,6 +198,11 @@ module "service_user_service" {
   container_port       = 3002
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -265,6 +280,11 @@ module "service_creator_service" {
   max_tasks            = 8
   container_port       = 3003
   health_check_path    = "/health"
+
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
 
   autoscaling = {
     cpu_target         = 70
@@ -346,6 +366,11 @@ module "service_campaign_service" {
   container_port       = 3004
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -426,6 +451,11 @@ module "service_content_service" {
   container_port       = 3005
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -505,6 +535,11 @@ module "service_commerce_service" {
   max_tasks            = 8
   container_port       = 3006
   health_check_path    = "/health"
+
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
 
   autoscaling = {
     cpu_target         = 70
@@ -587,6 +622,11 @@ module "service_analytics_service" {
   container_port       = 3007
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -666,6 +706,11 @@ module "service_billing_service" {
   container_port       = 3008
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -744,6 +789,11 @@ module "service_marketplace_service" {
   max_tasks            = 8
   container_port       = 3009
   health_check_path    = "/health"
+
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
 
   autoscaling = {
     cpu_target         = 70
@@ -826,6 +876,11 @@ module "service_notification_service" {
   container_port       = 3010
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -904,6 +959,11 @@ module "service_workflow_service" {
   max_tasks            = 8
   container_port       = 3011
   health_check_path    = "/health"
+
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
 
   autoscaling = {
     cpu_target         = 70
@@ -985,6 +1045,11 @@ module "service_compliance_service" {
   container_port       = 3012
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -1065,6 +1130,11 @@ module "service_integration_service" {
   container_port       = 3013
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -1142,6 +1212,11 @@ module "service_payout_service" {
   max_tasks            = 8
   container_port       = 3014
   health_check_path    = "/health"
+
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
 
   autoscaling = {
     cpu_target         = 70
@@ -1222,6 +1297,11 @@ module "service_rights_service" {
   container_port       = 3015
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -1299,6 +1379,11 @@ module "service_asset_service" {
   max_tasks            = 8
   container_port       = 3016
   health_check_path    = "/health"
+
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
 
   autoscaling = {
     cpu_target         = 70
@@ -1378,6 +1463,11 @@ module "service_ai_service" {
   max_tasks            = 4
   container_port       = 3017
   health_check_path    = "/health"
+
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
 
   autoscaling = {
     cpu_target         = 70
@@ -1459,6 +1549,11 @@ module "service_moderation_service" {
   container_port       = 3018
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -1525,6 +1620,11 @@ module "service_recommendation_service" {
   container_port       = 3019
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -1590,6 +1690,11 @@ module "service_video_processor" {
   max_tasks            = 10
   container_port       = null
   health_check_path    = null
+
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
 
   autoscaling = {
     cpu_target         = 70
@@ -1658,6 +1763,11 @@ module "service_social_publisher" {
   container_port       = null
   health_check_path    = null
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -1724,6 +1834,11 @@ module "service_creator_portal" {
   max_tasks            = 6
   container_port       = 4001
   health_check_path    = "/health"
+
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
 
   autoscaling = {
     cpu_target         = 70
@@ -1802,6 +1917,11 @@ module "service_admin" {
   container_port       = 4002
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -1879,6 +1999,11 @@ module "service_brand_portal" {
   container_port       = 4003
   health_check_path    = "/health"
 
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
+
   autoscaling = {
     cpu_target         = 70
     memory_target      = 80
@@ -1955,6 +2080,11 @@ module "service_web" {
   max_tasks            = 6
   container_port       = 4000
   health_check_path    = "/health"
+
+  readonly_root_filesystem = true
+  scratch_volumes = {
+    "scratch-tmp" = "/tmp"
+  }
 
   autoscaling = {
     cpu_target         = 70

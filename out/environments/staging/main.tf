@@ -68,7 +68,7 @@ module "cluster" {
   log_retention_days             = 30
   alerts_topic_name              = "nexus-staging-alerts"
   paging_topic_name              = "nexus-staging-paging"
-  pagerduty_endpoint             = "https://events.pagerduty.com/integration/nexus-staging/enqueue"
+  pagerduty_endpoint_secret_name = "nexus/staging/alerting/pagerduty-endpoint"
   alert_emails                   = []
 }
 

@@ -154,11 +154,26 @@ resource "aws_sns_topic" "paging" {
   tags = var.tags
 }
 
+# The integration URL carries PagerDuty's routing key: it is read from Secrets
+# Manager at plan time instead of being written in the catalog or in out/. It is
+# still in the state (the subscription's endpoint), which is why state lives in
+# an encrypted bucket.
+data "aws_secretsmanager_secret_version" "pagerduty_endpoint" {
+  secret_id = var.pagerduty_endpoint_secret_name
+}
+
 resource "aws_sns_topic_subscription" "pagerduty" {
   topic_arn              = aws_sns_topic.paging.arn
   protocol               = "https"
-  endpoint               = var.pagerduty_endpoint
+  endpoint               = data.aws_secretsmanager_secret_version.pagerduty_endpoint.secret_string
   endpoint_auto_confirms = true
+
+  lifecycle {
+    precondition {
+      condition     = startswith(data.aws_secretsmanager_secret_version.pagerduty_endpoint.secret_string, "https://")
+      error_message = "The secret named by pagerduty_endpoint_secret_name must hold the PagerDuty integration's https:// URL."
+    }
+  }
 }
 
 # People who read the alerts (each address confirms its subscription by e-mail).

@@ -47,14 +47,9 @@ variable "alert_emails" {
   default     = []
 }
 
-variable "pagerduty_endpoint" {
-  description = "HTTPS endpoint of the PagerDuty integration subscribed to the paging topic."
+variable "pagerduty_endpoint_secret_name" {
+  description = "Name of the Secrets Manager secret holding the HTTPS endpoint of the PagerDuty integration subscribed to the paging topic."
   type        = string
-
-  validation {
-    condition     = startswith(var.pagerduty_endpoint, "https://")
-    error_message = "The PagerDuty endpoint must be an `https://` URL."
-  }
 }
 
 variable "tags" {

@@ -16,6 +16,7 @@ locals {
       secrets     = [for name in sort(keys(var.secrets)) : { name = name, valueFrom = data.aws_secretsmanager_secret.this[name].arn }]
 
       readonlyRootFilesystem = var.readonly_root_filesystem
+      mountPoints            = [for name in sort(keys(var.scratch_volumes)) : { sourceVolume = name, containerPath = var.scratch_volumes[name], readOnly = false }]
 
       logConfiguration = {
         logDriver = "awslogs"
@@ -100,6 +101,7 @@ resource "terraform_data" "task_shape" {
     execution_role_arn = var.execution_role_arn
     task_role_arn      = var.task_role_arn
     container          = jsonencode(local.container_shape)
+    scratch_volumes    = var.scratch_volumes
   }
 }
 
@@ -119,6 +121,16 @@ resource "aws_ecs_task_definition" "this" {
   task_role_arn            = var.task_role_arn
 
   container_definitions = jsonencode([merge(local.container_shape, { image = aws_ssm_parameter.image.insecure_value })])
+
+  # Fargate task storage: a volume without a host path or file system is an
+  # empty directory on the task's ephemeral storage.
+  dynamic "volume" {
+    for_each = var.scratch_volumes
+
+    content {
+      name = volume.key
+    }
+  }
 
   runtime_platform {
     operating_system_family = "LINUX"

@@ -134,9 +134,20 @@ variable "secrets" {
 }
 
 variable "readonly_root_filesystem" {
-  description = "Determines whether the container's root filesystem is mounted read-only."
+  description = "Mount the container's root filesystem read-only (the default); the writable places are `scratch_volumes`."
   type        = bool
-  default     = false
+  default     = true
+}
+
+variable "scratch_volumes" {
+  description = "Task-local writable directories: volume name => absolute path in the container. Empty when the task starts, gone when it stops."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for path in values(var.scratch_volumes) : startswith(path, "/") && path != "/"])
+    error_message = "Each scratch volume's path must be an absolute directory other than /."
+  }
 }
 
 variable "execution_role_arn" {
