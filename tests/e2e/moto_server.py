@@ -200,6 +200,34 @@ _READ_ACTION = re.compile(rb"^(Describe|List|Get|Head|Check|Search|Lookup)")
 _REPLAY_SECONDS = 10.0
 
 
+def _cloudfront_as_aws_answers() -> None:
+    """Gaps: moto answers a cache behaviour that uses a cache policy with legacy ForwardedValues, and a
+    viewer certificate from ACM with CloudFrontDefaultCertificate=true; AWS returns neither, so every
+    re-plan would show a change. And a distribution stays InProgress for several polls (the provider
+    waits for Deployed at create, disable and delete); AWS takes minutes, so nothing is proven by waiting."""
+    from moto.cloudfront import models
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition("cloudfront::distribution", {"progression": "immediate"})
+    behaviour_init = models.DefaultCacheBehaviour.__init__
+
+    def behaviour(self: Any, config: dict[str, Any]) -> None:
+        behaviour_init(self, config)
+        if self.cache_policy_id and "ForwardedValues" not in config:
+            self.forwarded_values = None
+
+    models.DefaultCacheBehaviour.__init__ = behaviour
+    certificate_init = models.ViewerCertificate.__init__
+
+    def certificate(self: Any, config: dict[str, Any]) -> None:
+        certificate_init(self, config)
+        if self.acm_certificate_arn or self.iam_certificate_id:
+            self.cloud_front_default_certificate = False
+            self.certificate_source = "acm" if self.acm_certificate_arn else "iam"
+
+    models.ViewerCertificate.__init__ = certificate
+
+
 def _action(environ: dict[str, Any], body: bytes) -> bytes:
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
@@ -268,6 +296,7 @@ def main() -> None:
     _keep_ecs_service_fields()
     _roll_out_deployments()
     _keep_referenced_rule_descriptions()
+    _cloudfront_as_aws_answers()
     import waitress
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
