@@ -66,6 +66,9 @@ def previous_services(services_tf: Path) -> dict[str, PreviousService]:
     return found
 
 
+DNS_TARGETS = {"alb": "load balancer", "edge": "CloudFront distribution", "legacy": "Kubernetes ingress"}
+
+
 def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:
     """One line per service whose next apply replaces or deletes something that carries traffic."""
     warnings = []
@@ -76,7 +79,7 @@ def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:
         for host, target in sorted(previous_dns_records(out_dir / "environments" / environment.name / "main.tf").items()):
             if host not in records:
                 warnings.append(
-                    f"{where}: the DNS record of {host} (pointing at the {'load balancer' if target == 'alb' else 'Kubernetes ingress'}) "
+                    f"{where}: the DNS record of {host} (pointing at the {DNS_TARGETS.get(target, target)}) "
                     f"is no longer managed: the apply deletes it; name the host under `dns` to keep it"
                 )
         before = previous_services(out_dir / "environments" / environment.name / "services.tf")

@@ -149,6 +149,16 @@ class MigrationStep:
         return cls(SPLIT, raw, None, source)
 
 
+@dataclass(frozen=True)
+class Edge:
+    """CloudFront in front of the load balancer (design 1.1)."""
+
+    certificate_domain: str  # in us-east-1
+    certificate_alternative_names: tuple[str, ...]
+    origin_verify_secret: str  # full Secrets Manager name
+    price_class: str
+
+
 NOT_MIGRATED = MigrationStep(ON_KUBERNETES, 0, None, None)
 FULLY_ON_ECS = MigrationStep(ON_ECS, 100, None, None)
 
@@ -179,6 +189,7 @@ class Environment:
     legacy: Legacy | None
     migration: tuple[tuple[str, MigrationStep], ...]
     dns: tuple[tuple[str, str], ...]
+    edge: Edge | None
     source: CatalogPath
 
     def step_of(self, service: str) -> MigrationStep:
@@ -189,8 +200,18 @@ class Environment:
         return dict(self.migration).get(service, NOT_MIGRATED)
 
     def dns_mode(self, label: str) -> str:
-        """`alb` (record managed, pointing at the load balancer) or `unmanaged`."""
-        return dict(self.dns).get(label, "unmanaged" if self.legacy else "alb")
+        """Where the host's record points: `alb`, `edge` (CloudFront), `legacy`, or `unmanaged` (left alone).
+        Unnamed hosts never move by surprise: `unmanaged` while a legacy side exists."""
+        if label in dict(self.dns):
+            return dict(self.dns)[label]
+        if self.legacy:
+            return "unmanaged"
+        return "edge" if self.edge else "alb"
+
+    @property
+    def origin_host(self) -> str:
+        """The name CloudFront resolves to reach the load balancer (an alias record in the zone)."""
+        return f"origin.{self.domain}"
 
 
 @dataclass(frozen=True)
@@ -355,6 +376,7 @@ def _build_environment(name: str, raw: dict[str, Any]) -> Environment:
             for service, step in sorted(raw.get("migration", {}).items())
         ),
         dns=tuple(sorted(raw.get("dns", {}).items())),
+        edge=_build_edge(raw),
         source=("environments", name),
     )
 
@@ -485,14 +507,31 @@ class Deployment:
         return self.catalog.platform
 
     @property
+    def host_labels(self) -> tuple[str, ...]:
+        return tuple(sorted({label for service in self.catalog.services for route in service.routes
+                             for label in route.host_labels}))
+
+    @property
     def dns_records(self) -> tuple[tuple[str, str], ...]:
-        """(host name, `alb` or `legacy`) for every concrete host (wildcards excluded) whose record this
-        environment manages: every routed host without a legacy side; with one, those the catalog names."""
-        labels = {label for service in self.catalog.services for route in service.routes for label in route.host_labels}
+        """(host name, `alb`, `edge` or `legacy`) for every concrete host (wildcards excluded) whose record
+        this environment manages: every routed host without a legacy side; with one, those the catalog names."""
         return tuple(sorted(
-            (_qualify(label, self.environment.domain), self.environment.dns_mode(label)) for label in labels
+            (_qualify(label, self.environment.domain), self.environment.dns_mode(label)) for label in self.host_labels
             if not label.startswith("*") and self.environment.dns_mode(label) != "unmanaged"
         ))
+
+    @property
+    def edge_aliases(self) -> tuple[str, ...]:
+        """Every host name the distribution answers for (it may answer before DNS points at it)."""
+        return tuple(_qualify(label, self.environment.domain) for label in self.host_labels)
+
+    @property
+    def load_balancer_behind_edge_only(self) -> bool:
+        """The load balancer accepts only CloudFront once no host's DNS may point at it directly: every
+        host is `edge` or `legacy`. Until then it stays open, so moving hosts one by one never cuts one off."""
+        if self.environment.edge is None:
+            return False
+        return all(self.environment.dns_mode(label) in ("edge", "legacy") for label in self.host_labels)
 
     @property
     def ci_github_subject(self) -> str | None:
@@ -581,6 +620,19 @@ class Deployment:
         )
         return cls(catalog=catalog, environment=environment, names=env_names, services=tuple(deployed),
                    legacy_routes=legacy_routes)
+
+
+def _build_edge(raw: dict[str, Any]) -> Edge | None:
+    if "edge" not in raw:
+        return None
+    edge = raw["edge"]
+    return Edge(
+        certificate_domain=edge.get("certificate_domain", raw["certificate_domain"]),
+        certificate_alternative_names=tuple(edge.get("certificate_alternative_names",
+                                                     raw.get("certificate_alternative_names", ()))),
+        origin_verify_secret=raw["secret_prefix"] + edge.get("origin_verify_secret", "edge/origin-verify"),
+        price_class=edge.get("price_class", "PriceClass_100"),
+    )
 
 
 def scratch_volume_name(path: str) -> str:

@@ -76,6 +76,15 @@ class EnvironmentNames:
         return f"{self.prefix}-alb"
 
     @property
+    def edge_web_acl(self) -> str:
+        return f"{self.prefix}-edge"
+
+    @property
+    def edge_waf_log_group(self) -> str:
+        # WAF logs only to log groups whose name starts with `aws-waf-logs-`.
+        return f"aws-waf-logs-{self.prefix}-edge"
+
+    @property
     def waf_log_group(self) -> str:
         # WAF logs only to log groups whose name starts with `aws-waf-logs-`.
         return f"aws-waf-logs-{self.prefix}"
@@ -204,6 +213,7 @@ def environment_limited_names(env: EnvironmentNames) -> list[tuple[NameLimit, st
         (TARGET_GROUP, env.legacy_target_group),
         (IAM_ROLE, env.ci_deploy_role),
         (WAF_ACL, env.web_acl),
+        (WAF_ACL, env.edge_web_acl),
         (SNS_TOPIC, env.alerts_topic),
         (SNS_TOPIC, env.paging_topic),
     ]

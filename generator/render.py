@@ -21,7 +21,9 @@ from generator.naming import SharedNames
 from generator.paths import TEMPLATES_DIR
 from generator.workflows import WORKFLOWS_DIR, plan_workflows
 
-MODULES = ("alb", "ecs-cluster", "ecs-service", "iam", "security-groups")
+MODULES = ("alb", "ecs-cluster", "ecs-service", "edge", "iam", "security-groups")
+# Modules that need more than the one default provider have their own versions.tf.
+MODULES_WITH_OWN_VERSIONS = ("edge",)
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf")
 ENVIRONMENT_FILES = ("versions.tf", "main.tf", "services.tf", "outputs.tf")
 SHARED_FILES = ("versions.tf", "main.tf", "outputs.tf")
@@ -106,6 +108,8 @@ MODULE_PURPOSES = {
                    "providers, the Service Connect namespace, the KMS key and the alert and paging topics.",
     "ecs-service": "One service (design 4, 5, 6, 9): task definition, ECS service with circuit breaker and "
                    "deployment alarms, target group and listener rules, autoscaling, log group and alarms.",
+    "edge": "CloudFront in front of the load balancer (design 1.1): TLS to the origin, the secret origin header, "
+            "and a CLOUDFRONT-scope WAF web ACL with its logs in us-east-1.",
     "iam": "Execution and task roles per service (design 7.2) and the CI/CD deploy role (OIDC or IAM principals).",
     "security-groups": "Security groups (design 7.1): ALB, one per service, and the rules to the existing data stores.",
 }
@@ -129,7 +133,8 @@ def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
         "utf-8", "replace")
     for module in MODULES:
         for file_name in (*MODULE_FILES, "versions.tf"):
-            template = f"modules/{module}/{file_name}.j2" if file_name in MODULE_FILES else "modules/versions.tf.j2"
+            own = file_name in MODULE_FILES or module in MODULES_WITH_OWN_VERSIONS
+            template = f"modules/{module}/{file_name}.j2" if own else "modules/versions.tf.j2"
             files[PurePosixPath("modules", module, file_name)] = render_template(
                 template, header=header(f"Source: templates/{template}. Change the template and run `make render`.")
             )

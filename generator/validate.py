@@ -23,7 +23,7 @@ from generator import naming
 from generator.paths import SCHEMAS_DIR
 from generator.errors import CatalogError, CatalogPath, Problem
 from generator.loader import LoadedCatalog
-from generator.model import Catalog, Deployment, ListenerRule, build_catalog, url_variable
+from generator.model import Catalog, Deployment, Environment, ListenerRule, build_catalog, url_variable
 
 SCHEMA_PATH = SCHEMAS_DIR / "catalog.schema.json"
 
@@ -373,9 +373,13 @@ def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pro
             if mode == "legacy" and (legacy is None or legacy.ingress.dns_alias_name is None):
                 yield loaded.problem((*where, "dns", label), "`legacy` points the host at the Kubernetes ingress, which "
                                                              "needs `legacy.ingress.dns_alias` (its DNS name and zone id)")
+            if mode == "edge" and environment.edge is None:
+                yield loaded.problem((*where, "dns", label), "`edge` points the host at CloudFront, which needs "
+                                                             f"environments.{environment.name}.edge")
             if label not in labels:
                 yield loaded.problem((*where, "dns", label), f"no route uses the host label {label!r}; "
                                                              f"known: {', '.join(sorted(labels))}")
+        yield from _edge_problems(loaded, environment, labels)
         for name, step in environment.migration:
             if name not in services:
                 yield _unknown(loaded, (*where, "migration", name), "service", name, list(services))
@@ -397,6 +401,40 @@ def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pro
                         f"in environment {environment.name!r} {service.name!r} runs on ECS but {callee!r} does not take "
                         f"all its requests there yet, so it needs a legacy URL: set "
                         f"environments.{environment.name}.legacy.service_url (e.g. https://{{service}}.internal.example)")
+
+
+# A security-group rule that references a managed prefix list counts as the list's maximum number
+# of entries against the group's rule quota (VPC user guide, "Prefix lists"; "Amazon VPC quotas":
+# 60 inbound rules per group). CloudFront's origin-facing list declares 55 entries.
+CLOUDFRONT_PREFIX_LIST_WEIGHT = 55
+MAX_INBOUND_RULES_PER_SECURITY_GROUP = 60
+
+
+def _edge_problems(loaded: LoadedCatalog, environment: Environment, labels: set[str]) -> Iterator[Problem]:
+    edge = environment.edge
+    if edge is None:
+        return
+    where = (*environment.source, "edge")
+    if environment.dns_zone is None:
+        yield loaded.problem(where, f"`edge` needs `dns_zone`: CloudFront reaches the load balancer as "
+                                    f"{environment.origin_host}, an alias record in the zone")
+    if "origin" in labels:
+        yield loaded.problem(where, f"a route uses the host label 'origin', but with `edge` {environment.origin_host} "
+                                    "is the load balancer's own name for CloudFront; rename the host label")
+    names = (edge.certificate_domain, *edge.certificate_alternative_names)
+    for label in sorted(labels):
+        host = f"{label}.{environment.domain}"
+        if not any(_certificate_covers(name, host) for name in names):
+            yield loaded.problem(where, f"the us-east-1 certificate for CloudFront ({', '.join(names)}) does not cover "
+                                        f"{host}; set edge.certificate_domain or edge.certificate_alternative_names")
+    cidrs = len(environment.legacy.cluster_cidrs) if environment.legacy else 0
+    if CLOUDFRONT_PREFIX_LIST_WEIGHT + cidrs > MAX_INBOUND_RULES_PER_SECURITY_GROUP:
+        yield loaded.problem((*environment.source, "legacy", "cluster_cidrs"),
+                             f"behind CloudFront the load balancer's security group holds CloudFront's prefix list "
+                             f"(counted as {CLOUDFRONT_PREFIX_LIST_WEIGHT} rules) and one rule per cluster CIDR: "
+                             f"{CLOUDFRONT_PREFIX_LIST_WEIGHT + cidrs} of the {MAX_INBOUND_RULES_PER_SECURITY_GROUP} "
+                             "inbound rules a group may have; list at most "
+                             f"{MAX_INBOUND_RULES_PER_SECURITY_GROUP - CLOUDFRONT_PREFIX_LIST_WEIGHT} CIDRs")
 
 
 def _url_port(url: str) -> int:

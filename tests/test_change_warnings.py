@@ -57,5 +57,5 @@ def test_dns_record_given_up_is_named(cli: Any, tmp_path: Path) -> None:
         live["migration"] = {name: "ecs" for name in data["services"]}
         live["dns"] = {"shop": "alb", "www": "alb"}
     output = _render_twice(cli, tmp_path, migrate)
-    assert "the DNS record of api.orbit.example (pointing at the load balancer) is no longer managed" in output
+    assert "the DNS record of api.orbit.example (pointing at the CloudFront distribution) is no longer managed" in output
     assert "shop.orbit.example" not in output

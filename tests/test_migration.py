@@ -145,11 +145,47 @@ def test_hosts_move_only_where_the_catalog_says(tmp_path: Path) -> None:
     assert records == {"shop.orbit.example": "alb", "api.orbit.example": "legacy"}
 
 
-def test_without_a_legacy_side_every_host_points_at_the_alb(tmp_path: Path) -> None:
-    records = live_main(render(tmp_path, orbit_data()))["alb"]["dns_records"]
+def test_without_a_legacy_side_every_host_points_at_the_alb_or_at_cloudfront(tmp_path: Path) -> None:
     hosts = {f"{label}.orbit.example" for service in orbit_data()["services"].values()
              for route in service.get("routes", []) for label in route.get("hosts", [])}
-    assert records == {host: "alb" for host in hosts}
+    with_edge = orbit_data()
+    assert "edge" in with_edge["environments"]["live"]
+    main = live_main(render(tmp_path / "edge", with_edge))
+    assert main["alb"]["dns_records"] == {host: "edge" for host in hosts}
+    assert main["security_groups"]["load_balancer_behind_cloudfront_only"] is True
+    without_edge = orbit_data()
+    del without_edge["environments"]["live"]["edge"]
+    main = live_main(render(tmp_path / "alb", without_edge))
+    assert main["alb"]["dns_records"] == {host: "alb" for host in hosts}
+    assert "edge" not in main and "load_balancer_behind_cloudfront_only" not in main["security_groups"]
+
+
+def test_the_load_balancer_closes_to_the_internet_only_when_no_host_points_at_it(tmp_path: Path) -> None:
+    """Hosts move to CloudFront one by one; while any still resolves to the load balancer, it stays open."""
+    data = orbit_data()
+    data["environments"]["live"]["dns"] = {"shop": "alb"}
+    main = live_main(render(tmp_path / "one-left", data))
+    assert main["alb"]["dns_records"]["shop.orbit.example"] == "alb"
+    assert main["alb"]["dns_records"]["www.orbit.example"] == "edge"
+    assert main["security_groups"]["load_balancer_behind_cloudfront_only"] is False
+    assert main["alb"]["origin_verify_secret_name"] is None
+    data["environments"]["live"]["dns"] = {"shop": "edge"}
+    main = live_main(render(tmp_path / "all-moved", data))
+    assert main["security_groups"]["load_balancer_behind_cloudfront_only"] is True
+    assert main["alb"]["origin_verify_secret_name"] == "orbit-live/edge/origin-verify"
+
+
+@pytest.mark.parametrize("change, path, words", [
+    (lambda live: live.pop("dns_zone"), "environments.live.edge", "needs `dns_zone`"),
+    (lambda live: live["edge"].update(certificate_domain="*.eu.orbit.example"), "environments.live.edge",
+     "does not cover api.orbit.example"),
+    (lambda live: (live.pop("edge"), live.update(dns={"shop": "edge"})), "environments.live.dns.shop", "needs environments.live.edge"),
+])
+def test_edge_mistakes_are_refused(change: Any, path: str, words: str, tmp_path: Path) -> None:
+    data = orbit_data()
+    change(data["environments"]["live"])
+    found = problems(tmp_path, data)
+    assert any(p.startswith(path + ":") and words in p for p in found), found
 
 
 def test_dns_mistakes_are_refused(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from catalog_expectations import expected_autoscaling, expected_capacity, expected_health_path, expected_sizing, raw_catalog
 from generator.model import Deployment
-from harness import client, pagerduty_endpoint
+from harness import EDGE_REGION, ORIGIN_VERIFY_VALUE, client, pagerduty_endpoint
 
 # Actions that have no resource-level permissions in IAM, so `Resource: "*"` is the only option.
 ACTIONS_WITHOUT_RESOURCES = {
@@ -169,6 +169,7 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
         facts += 7
 
     facts += _assert_security_groups(world, deployment, tasks_sg_ids)
+    facts += assert_edge(url, deployment)
     facts += _assert_iam(world, deployment)
 
     log_groups = {g["logGroupName"]: g for g in world.logs.describe_log_groups(logGroupNamePrefix=f"/ecs/{names.prefix}/")["logGroups"]}
@@ -210,6 +211,77 @@ def _condition_values(condition: dict[str, Any]) -> list[str]:
     return condition.get("Values", [])
 
 
+def host_names(raw: dict[str, Any], env_name: str) -> list[str]:
+    """Every routed host of an environment, from the catalog file."""
+    domain = raw["environments"][env_name]["domain"]
+    labels = {label for service in raw["services"].values() for route in service.get("routes", [])
+              for label in route.get("hosts", [])}
+    return sorted(f"{label}.{domain}" for label in labels)
+
+
+def dns_of(raw: dict[str, Any], env_name: str, label: str) -> str:
+    """The catalog's rule for where a host's record points (schema description of `dns`)."""
+    env = raw["environments"][env_name]
+    if label in env.get("dns", {}):
+        return env["dns"][label]
+    return "unmanaged" if "legacy" in env else ("edge" if "edge" in env else "alb")
+
+
+def behind_cloudfront_only(raw: dict[str, Any], env_name: str) -> bool:
+    env = raw["environments"][env_name]
+    labels = {host.split(".", 1)[0] for host in host_names(raw, env_name)}
+    return "edge" in env and all(dns_of(raw, env_name, label) in ("edge", "legacy") for label in labels)
+
+
+def assert_edge(url: str, deployment: Deployment) -> int:
+    """CloudFront in front of the load balancer, as the catalog file says (design 1.1)."""
+    raw = raw_catalog(deployment.catalog.file)
+    env_name, names = deployment.environment.name, deployment.names
+    env = raw["environments"][env_name]
+    world, edge_world = World(url, deployment.platform.region), World(url, EDGE_REGION)
+    distributions = edge_world.cloudfront.list_distributions()["DistributionList"].get("Items", [])
+    ours = [d for d in distributions if d["Comment"] == names.prefix]
+    if "edge" not in env:
+        assert not ours
+        return 1
+    assert len(ours) == 1, distributions
+    config = edge_world.cloudfront.get_distribution_config(Id=ours[0]["Id"])["DistributionConfig"]
+    assert sorted(config["Aliases"]["Items"]) == host_names(raw, env_name)
+    origin = config["Origins"]["Items"][0]
+    assert origin["DomainName"] == f"origin.{env['domain']}"
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    headers = {h["HeaderName"]: h["HeaderValue"] for h in origin["CustomHeaders"]["Items"]}
+    assert headers == {"X-Origin-Verify": ORIGIN_VERIFY_VALUE}
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert config["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    assert f":acm:{EDGE_REGION}:" in config["ViewerCertificate"]["ACMCertificateArn"]
+    acls = edge_world.wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
+    acl = next(a for a in acls if a["Name"] == f"{raw['platform']['name']}-{env_name}-edge")
+    assert config["WebACLId"] == acl["ARN"] and f":wafv2:{EDGE_REGION}:" in acl["ARN"]
+    # The load balancer's own WAF blocks requests without the header once it is behind CloudFront only.
+    regional = world.wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]
+    summary = next(a for a in regional if a["Name"] == names.web_acl)
+    rules = world.wafv2.get_web_acl(Name=summary["Name"], Scope="REGIONAL", Id=summary["Id"])["WebACL"]["Rules"]
+    header_rules = [r for r in rules if r["Name"] == "block-without-origin-header"]
+    if behind_cloudfront_only(raw, env_name):
+        match = header_rules[0]["Statement"]["NotStatement"]["Statement"]["ByteMatchStatement"]
+        assert (header_rules[0]["Action"], match["SearchString"]) in (({"Block": {}}, ORIGIN_VERIFY_VALUE.encode()),
+                                                                       ({"Block": {}}, ORIGIN_VERIFY_VALUE))
+    else:
+        assert not header_rules
+    # Each host's record points where the catalog says: `edge` hosts at the distribution.
+    zone = world.route53.list_hosted_zones_by_name(DNSName=env["dns_zone"])["HostedZones"][0]
+    records = {r["Name"].rstrip("."): r for r in world.route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]}
+    for host in host_names(raw, env_name):
+        if dns_of(raw, env_name, host.split(".", 1)[0]) == "edge":
+            target = records[host]["AliasTarget"]
+            assert (target["DNSName"].rstrip(".").lower(), target["HostedZoneId"]) == (ours[0]["DomainName"].lower(), "Z2FDTNDATAQYW2"), (host, target)
+    origin_target = records[f"origin.{env['domain']}"]["AliasTarget"]["DNSName"].rstrip(".").lower()
+    load_balancer = world.elbv2.describe_load_balancers(Names=[names.alb])["LoadBalancers"][0]
+    assert origin_target == load_balancer["DNSName"].lower()
+    return 12
+
+
 def _rules_of(world: World, group_id: str) -> list[dict[str, Any]]:
     return world.ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group_id]}])["SecurityGroupRules"]
 
@@ -219,7 +291,13 @@ def _assert_security_groups(world: World, deployment: Deployment, tasks_sg_ids: 
     alb_group = world.ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [deployment.names.alb_security_group]}])["SecurityGroups"][0]
     alb_rules = _rules_of(world, alb_group["GroupId"])
     open_ingress = sorted((r["FromPort"], r["ToPort"]) for r in alb_rules if not r["IsEgress"] and r.get("CidrIpv4") == "0.0.0.0/0")
-    assert open_ingress == [(80, 80), (443, 443)]
+    from_prefix_lists = sorted((r["PrefixListId"], r["FromPort"]) for r in alb_rules if not r["IsEgress"] and r.get("PrefixListId"))
+    if behind_cloudfront_only(raw_catalog(deployment.catalog.file), deployment.environment.name):
+        cloudfront = world.ec2.describe_managed_prefix_lists(
+            Filters=[{"Name": "prefix-list-name", "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}])["PrefixLists"][0]
+        assert (open_ingress, from_prefix_lists) == ([], [(cloudfront["PrefixListId"], 443)]), (open_ingress, from_prefix_lists)
+    else:
+        assert (open_ingress, from_prefix_lists) == ([(80, 80), (443, 443)], [])
     alb_egress = {(r["ReferencedGroupInfo"]["GroupId"], r["FromPort"]) for r in alb_rules if r["IsEgress"]}
     assert alb_egress == {(tasks_sg_ids[s.name], s.service.port) for s in deployment.services if s.service.load_balanced}
     facts += 2
@@ -331,6 +409,9 @@ def assert_nothing_left(url: str, deployment: Deployment, kept_log_groups: froze
     assert not world.cloudwatch.describe_alarms(AlarmNamePrefix=names.prefix)["MetricAlarms"]
     assert not world.sns.list_topics()["Topics"]
     assert not world.wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]
+    edge_world = World(url, EDGE_REGION)
+    assert not edge_world.cloudfront.list_distributions()["DistributionList"].get("Items")
+    assert not edge_world.wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
     assert not [ns for ns in world.sd.list_namespaces()["Namespaces"] if ns["Name"] == names.service_connect_namespace]
     created_groups = [
         g["GroupName"] for g in world.ec2.describe_security_groups()["SecurityGroups"]

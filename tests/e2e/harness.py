@@ -29,8 +29,9 @@ from generator.model import Deployment
 HERE = Path(__file__).resolve().parent
 ENDPOINT_SERVICES = (
     "acm", "appautoscaling", "cloudwatch", "ec2", "ecr", "ecs", "elbv2", "iam", "kms", "logs", "route53",
-    "s3", "secretsmanager", "servicediscovery", "sns", "ssm", "sts", "wafv2",
+    "s3", "secretsmanager", "servicediscovery", "sns", "ssm", "sts", "wafv2", "cloudfront",
 )
+EDGE_REGION = "us-east-1"  # CloudFront's certificate and WAF
 AVAILABILITY_ZONE_LETTERS = ("a", "b", "c")
 REPLAYS: list[str] = []  # requests the emulator answered from its replay memory (moto_server.py)
 
@@ -100,6 +101,9 @@ def _concrete(tags: tuple[tuple[str, str], ...], letter: str) -> list[dict[str, 
     return [{"Key": key, "Value": value.replace("*", letter)} for key, value in tags]
 
 
+ORIGIN_VERIFY_VALUE = "e2e-origin-verify-7f3a9c"  # what the harness stores in the edge's origin-verify secret
+
+
 def pagerduty_endpoint(environment: str) -> str:
     """What the harness stores in the environment's PagerDuty secret (the catalog only names the secret)."""
     return f"https://events.pagerduty.com/integration/e2e-{environment}/enqueue"
@@ -130,6 +134,9 @@ def seed_existing_world(url: str, deployment: Deployment) -> None:
     for name in sorted({secret for svc in deployment.services for secret in svc.secret_names}):
         secrets.create_secret(Name=name, SecretString="emulator-value")
     secrets.create_secret(Name=env.pagerduty_endpoint_secret, SecretString=pagerduty_endpoint(env.name))
+    if env.edge:
+        secrets.create_secret(Name=env.edge.origin_verify_secret, SecretString=ORIGIN_VERIFY_VALUE)
+        client(url, "acm", EDGE_REGION).request_certificate(DomainName=env.edge.certificate_domain, ValidationMethod="DNS")
     acm = client(url, "acm", region)
     acm.request_certificate(DomainName=env.certificate_domain, ValidationMethod="DNS")
     if env.dns_zone:
@@ -141,11 +148,12 @@ def seed_existing_world(url: str, deployment: Deployment) -> None:
         s3.create_bucket(Bucket=env.logs_bucket, CreateBucketConfiguration={"LocationConstraint": region})
 
 
-def provider_override(url: str, region: str) -> str:
+def provider_override(url: str, region: str, alias: str | None = None) -> str:
     endpoints = "\n".join(f'    {name} = "{url}"' for name in ENDPOINT_SERVICES)
+    alias_line = f'  alias                       = "{alias}"\n' if alias else ""
     return f"""# Test harness only: points the provider at the local emulator.
 provider "aws" {{
-  region                      = "{region}"
+{alias_line}  region                      = "{region}"
   access_key                  = "test"
   secret_key                  = "test"
   skip_credentials_validation = true
@@ -181,7 +189,10 @@ def prepare_root(tree: Path, environment: str, url: str, region: str, workdir: P
 
 
 def add_overrides(root: Path, url: str, region: str) -> Path:
-    (root / "emulator_override.tf").write_text(provider_override(url, region))
+    override = provider_override(url, region)
+    if 'alias  = "us_east_1"' in (root / "versions.tf").read_text():  # an environment with CloudFront
+        override += "\n" + provider_override(url, EDGE_REGION, alias="us_east_1")
+    (root / "emulator_override.tf").write_text(override)
     (root / "backend_override.tf").write_text(BACKEND_OVERRIDE)
     return root
 

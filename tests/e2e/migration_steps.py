@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from change_safety import CLUSTER, Edit, World, _rules, _task_definition
+from harness import EDGE_REGION
 
 REPO = Path(__file__).resolve().parents[2]
 INGRESS = ["10.1.20.10", "10.1.21.10"]
@@ -61,19 +62,22 @@ def _dns_target(world: World, host: str) -> str | None:
     return None
 
 
-def _alb_dns(world: World) -> str:
-    return world.elbv2.describe_load_balancers(Names=["orbit-live-alb"])["LoadBalancers"][0]["DNSName"].lower()
-
-
 def _shopfront_url(world: World) -> str | None:
     container = _task_definition(world, CLUSTER, "shopfront")["containerDefinitions"][0]
     return {e["name"]: e["value"] for e in container["environment"]}.get("REVIEWS_URL")
 
 
+def _edge_dns(world: World) -> str:
+    """`live` has CloudFront in front (`edge`): hosts that moved point at the distribution."""
+    edge = World(world.url, EDGE_REGION)
+    items = edge.cloudfront.list_distributions()["DistributionList"]["Items"]
+    return next(d["DomainName"] for d in items if d["Comment"] == "orbit-live").lower()
+
+
 def _assert_dns(world: World, reviews_target: str) -> None:
     assert _dns_target(world, "reviews.orbit.example") == reviews_target, ("reviews DNS", _dns_target(world, "reviews.orbit.example"))
     for host in ("shop.orbit.example", "www.orbit.example", "api.orbit.example"):
-        assert _dns_target(world, host) == _alb_dns(world), (host, _dns_target(world, host))
+        assert _dns_target(world, host) == _edge_dns(world), (host, _dns_target(world, host))
 
 
 def _reviews_on_ecs(world: World) -> bool:
@@ -93,7 +97,7 @@ def _add_legacy_side(data: dict[str, Any]) -> None:
     }
     # Everything already on ECS stays there; the new service starts on Kubernetes.
     live["migration"] = {name: "ecs" for name in data["services"]}
-    live["dns"] = {"shop": "alb", "www": "alb", "api": "alb", "reviews": "legacy"}
+    live["dns"] = {"shop": "edge", "www": "edge", "api": "edge", "reviews": "legacy"}
     data["services"]["reviews"] = {
         "group": "edge", "port": 8095, "routes": [{"priority": 50, "hosts": ["reviews"]}],
         "secrets": {"DB_PASSWORD": "reviews/db-password"},
@@ -138,7 +142,7 @@ def _weights(ecs: int, legacy: int, sticky: int | None = None):
         else:
             assert not stickiness.get("Enabled"), stickiness
         assert _shopfront_url(world) == (LEGACY_URL if ecs < 100 else "http://reviews:8095")
-        _assert_dns(world, _alb_dns(world) if ecs == 100 else INGRESS_ALIAS["name"].lower())
+        _assert_dns(world, _edge_dns(world) if ecs == 100 else INGRESS_ALIAS["name"].lower())
     return verify
 
 
@@ -185,7 +189,7 @@ def _legacy_gone(world: World, _: str) -> None:
     names = [g["TargetGroupName"] for g in world.elbv2.describe_target_groups()["TargetGroups"]]
     assert "orbit-live-legacy-ingress" not in names, names
     assert _reviews_on_ecs(world)
-    _assert_dns(world, _alb_dns(world))
+    _assert_dns(world, _edge_dns(world))
 
 
 MIGRATION_STEPS: tuple[Edit, ...] = (
@@ -196,7 +200,7 @@ MIGRATION_STEPS: tuple[Edit, ...] = (
          verify=_weights(50, 50, 3600)),
     Edit("reviews back to 0 %", _set_reviews(0), verify=_weights(0, 100)),
     Edit("reviews 100 % on ECS, DNS moved", lambda data: (_set_reviews(100)(data),
-                                                           data["environments"]["live"]["dns"].update(reviews="alb")),
+                                                           data["environments"]["live"]["dns"].update(reviews="edge")),
          verify=_weights(100, 0)),
     Edit("reviews decommissioned on Kubernetes", _set_reviews("ecs"), verify=_decommissioned),
     Edit("legacy side removed", _remove_legacy_side, verify=_legacy_gone,

@@ -223,12 +223,98 @@ resource "aws_lb_listener" "http_redirect" {
 # Web application firewall (design section 1.1)
 ################################################################################
 
+data "aws_secretsmanager_secret_version" "origin_verify" {
+  count = var.origin_verify_secret_name != null ? 1 : 0
+
+  secret_id = var.origin_verify_secret_name
+}
+
+resource "aws_wafv2_ip_set" "origin_verify_exempt" {
+  count = var.origin_verify_secret_name != null && length(var.origin_verify_exempt_cidrs) > 0 ? 1 : 0
+
+  name               = "${var.web_acl_name}-cluster"
+  description        = "The Kubernetes cluster, which calls migrated services without passing CloudFront"
+  scope              = "REGIONAL"
+  ip_address_version = "IPV4"
+  addresses          = var.origin_verify_exempt_cidrs
+
+  tags = var.tags
+}
+
 resource "aws_wafv2_web_acl" "this" {
   name  = var.web_acl_name
   scope = "REGIONAL"
 
   default_action {
     allow {}
+  }
+
+  # Behind CloudFront only: the security group admits any CloudFront
+  # distribution's addresses; the secret header admits only this one.
+  dynamic "rule" {
+    for_each = aws_wafv2_ip_set.origin_verify_exempt
+
+    content {
+      name     = "allow-kubernetes-cluster"
+      priority = 1
+
+      action {
+        allow {}
+      }
+
+      statement {
+        ip_set_reference_statement {
+          arn = rule.value.arn
+        }
+      }
+
+      visibility_config {
+        cloudwatch_metrics_enabled = true
+        metric_name                = "allow-kubernetes-cluster"
+        sampled_requests_enabled   = true
+      }
+    }
+  }
+
+  dynamic "rule" {
+    for_each = data.aws_secretsmanager_secret_version.origin_verify
+
+    content {
+      name     = "block-without-origin-header"
+      priority = 2
+
+      action {
+        block {}
+      }
+
+      statement {
+        not_statement {
+          statement {
+            byte_match_statement {
+              search_string         = rule.value.secret_string
+              positional_constraint = "EXACTLY"
+
+              field_to_match {
+                single_header {
+                  name = "x-origin-verify"
+                }
+              }
+
+              text_transformation {
+                priority = 0
+                type     = "NONE"
+              }
+            }
+          }
+        }
+      }
+
+      visibility_config {
+        cloudwatch_metrics_enabled = true
+        metric_name                = "block-without-origin-header"
+        sampled_requests_enabled   = true
+      }
+    }
   }
 
   rule {
@@ -326,8 +412,33 @@ resource "aws_route53_record" "this" {
   allow_overwrite = true
 
   alias {
-    name                   = each.value == "legacy" ? var.legacy_dns_alias.name : aws_lb.this.dns_name
-    zone_id                = each.value == "legacy" ? var.legacy_dns_alias.zone_id : aws_lb.this.zone_id
+    name                   = local.dns_targets[each.value].name
+    zone_id                = local.dns_targets[each.value].zone_id
+    evaluate_target_health = each.value != "edge" # Route 53 cannot evaluate a CloudFront target's health
+  }
+}
+
+locals {
+  dns_targets = merge(
+    { alb = { name = aws_lb.this.dns_name, zone_id = aws_lb.this.zone_id } },
+    var.edge_alias != null ? { edge = var.edge_alias } : {},
+    var.legacy_dns_alias != null ? { legacy = { name = var.legacy_dns_alias.name, zone_id = var.legacy_dns_alias.zone_id } } : {},
+  )
+}
+
+# The name CloudFront connects to. It forwards the viewer's Host header, so TLS
+# is checked against the host (covered by this listener's certificate).
+resource "aws_route53_record" "origin" {
+  count = var.dns_zone_name != null && var.origin_host != null ? 1 : 0
+
+  zone_id         = data.aws_route53_zone.this[0].zone_id
+  name            = var.origin_host
+  type            = "A"
+  allow_overwrite = true
+
+  alias {
+    name                   = aws_lb.this.dns_name
+    zone_id                = aws_lb.this.zone_id
     evaluate_target_health = true
   }
 }

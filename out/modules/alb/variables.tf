@@ -89,14 +89,41 @@ variable "paging_topic_arn" {
 }
 
 variable "dns_records" {
-  description = "Host names whose A alias record is managed, each to `alb` (this load balancer) or `legacy` (the Kubernetes ingress)."
+  description = "Host names whose A alias record is managed, each to `alb` (this load balancer), `edge` (the CloudFront distribution) or `legacy` (the Kubernetes ingress)."
   type        = map(string)
   default     = {}
 
   validation {
-    condition     = alltrue([for target in values(var.dns_records) : contains(["alb", "legacy"], target)])
-    error_message = "Each DNS record points at \"alb\" or \"legacy\"."
+    condition     = alltrue([for target in values(var.dns_records) : contains(["alb", "edge", "legacy"], target)])
+    error_message = "Each DNS record points at \"alb\", \"edge\" or \"legacy\"."
   }
+}
+
+variable "edge_alias" {
+  description = "Alias target (DNS name and zone id) of the CloudFront distribution, for `edge` hosts; `null` without one."
+  type = object({
+    name    = string
+    zone_id = string
+  })
+  default = null
+}
+
+variable "origin_host" {
+  description = "Name of the alias record CloudFront uses to reach this load balancer; `null` without CloudFront."
+  type        = string
+  default     = null
+}
+
+variable "origin_verify_secret_name" {
+  description = "Secrets Manager secret holding the X-Origin-Verify header value; when set, the WAF blocks requests without it (the load balancer is then reached only through CloudFront)."
+  type        = string
+  default     = null
+}
+
+variable "origin_verify_exempt_cidrs" {
+  description = "Source CIDRs allowed without the origin header (the Kubernetes cluster calling migrated services during the migration)."
+  type        = list(string)
+  default     = []
 }
 
 variable "vpc_id" {

@@ -45,6 +45,8 @@ resource "aws_security_group" "alb" {
 
 resource "aws_vpc_security_group_ingress_rule" "alb_https" {
   #checkov:skip=CKV_AWS_260:Port 80 is not opened here; HTTPS from anywhere is the purpose of an internet-facing ALB.
+  count = var.load_balancer_behind_cloudfront_only ? 0 : 1
+
   security_group_id = aws_security_group.alb.id
   description       = "HTTPS from the internet"
   ip_protocol       = "tcp"
@@ -55,12 +57,34 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https" {
 
 resource "aws_vpc_security_group_ingress_rule" "alb_http" {
   #checkov:skip=CKV_AWS_260:The port-80 listener only answers with a redirect to HTTPS (design section 7.1).
+  count = var.load_balancer_behind_cloudfront_only ? 0 : 1
+
   security_group_id = aws_security_group.alb.id
   description       = "HTTP from the internet, redirected to HTTPS"
   ip_protocol       = "tcp"
   from_port         = 80
   to_port           = 80
   cidr_ipv4         = "0.0.0.0/0"
+}
+
+# Behind CloudFront only: HTTPS from CloudFront's origin-facing addresses and
+# nothing on port 80 (CloudFront redirects viewers to HTTPS itself). The prefix
+# list counts as 55 rules against the group's quota of 60, so it is one rule.
+data "aws_ec2_managed_prefix_list" "cloudfront" {
+  count = var.load_balancer_behind_cloudfront_only ? 1 : 0
+
+  name = "com.amazonaws.global.cloudfront.origin-facing"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_https_from_cloudfront" {
+  count = var.load_balancer_behind_cloudfront_only ? 1 : 0
+
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTPS from CloudFront only"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = data.aws_ec2_managed_prefix_list.cloudfront[0].id
 }
 
 resource "aws_vpc_security_group_egress_rule" "alb_to_service" {

@@ -51,6 +51,12 @@ variable "legacy_ingress" {
   default = null
 }
 
+variable "load_balancer_behind_cloudfront_only" {
+  description = "Admit HTTPS to the load balancer only from CloudFront's origin-facing prefix list (and no HTTP), instead of from anywhere."
+  type        = bool
+  default     = false
+}
+
 variable "cluster_cidrs" {
   description = "Pod CIDRs of the Kubernetes cluster, admitted to the load balancer's HTTPS listener so pods reach services already on ECS."
   type        = list(string)
