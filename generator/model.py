@@ -25,6 +25,7 @@ BUILTIN_HEALTH_CHECK_PATH = "/health"
 # Read-only root filesystems (checkov CKV_AWS_336) break most images unless they can write temporary
 # files; /tmp as task-local scratch covers the common case.
 DEFAULT_SCRATCH_PATHS = ("/tmp",)
+DEFAULT_HEALTH_CHECK_GRACE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,12 @@ class Service:
     port: int | None
     health_check_path: str | None
     writable_root_filesystem_reason: str | None  # None: the root filesystem is read-only
+    cpu_architecture: str
+    command: tuple[str, ...] | None
+    entry_point: tuple[str, ...] | None
+    health_check_command: tuple[str, ...] | None  # exec form; None: wget of health_check_path
+    health_check_grace_period: int
+    ephemeral_storage_gib: int | None
     scratch_volumes: tuple[tuple[str, str], ...]  # (task volume name, container path)
     routes: tuple[Route, ...]
     secrets: tuple[tuple[str, str], ...]
@@ -90,6 +97,15 @@ class Service:
     @property
     def readonly_root_filesystem(self) -> bool:
         return self.writable_root_filesystem_reason is None
+
+    @property
+    def container_health_check(self) -> tuple[str, ...] | None:
+        """The ECS container health-check command: the catalog's (exec form, `CMD`), or wget of the path."""
+        if self.health_check_command is not None:
+            return ("CMD", *self.health_check_command)
+        if self.health_check_path is None:
+            return None
+        return ("CMD-SHELL", f"wget --no-verbose --tries=1 --spider http://localhost:{self.port}{self.health_check_path} || exit 1")
 
 
 @dataclass(frozen=True)
@@ -323,6 +339,12 @@ def _build_service(
         port=port,
         health_check_path=raw.get("health_check_path", health_check_default) if port is not None else None,
         writable_root_filesystem_reason=raw.get("writable_root_filesystem"),
+        cpu_architecture=raw.get("cpu_architecture", "X86_64"),
+        command=tuple(raw["command"]) if "command" in raw else None,
+        entry_point=tuple(raw["entry_point"]) if "entry_point" in raw else None,
+        health_check_command=tuple(raw["health_check"]["command"]) if "command" in raw.get("health_check", {}) else None,
+        health_check_grace_period=raw.get("health_check", {}).get("grace_period_seconds", DEFAULT_HEALTH_CHECK_GRACE_SECONDS),
+        ephemeral_storage_gib=raw.get("ephemeral_storage_gib"),
         scratch_volumes=tuple(sorted((scratch_volume_name(path), path)
                                      for path in raw.get("scratch_paths", DEFAULT_SCRATCH_PATHS))),
         routes=tuple(

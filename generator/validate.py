@@ -579,6 +579,11 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
             yield loaded.problem(("groups", service.group, "on_demand_base"),
                                  f"the on-demand base {base} is at or above {service.name!r}'s max_tasks "
                                  f"{service.sizing.max_tasks}: its Spot share would never apply")
+        if service.cpu_architecture == "ARM64" and any(s.capacity_provider == "FARGATE_SPOT" for s in service.capacity):
+            yield loaded.problem((*service.source, "cpu_architecture"),
+                                 f"Fargate Spot does not run ARM64 tasks, and {service.name!r}'s group "
+                                 f"{service.group!r} puts part of it on Spot; use a group with spot_percentage 0 "
+                                 "or X86_64")
         volume_paths: dict[str, str] = {}
         for volume_name, path in service.scratch_volumes:
             if volume_name in volume_paths:

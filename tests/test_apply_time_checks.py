@@ -63,6 +63,15 @@ CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "two scratch paths that map to one volume name": (
         lambda d: d["services"]["ledger"].update(scratch_paths=["/var/cache", "/var-cache"]),
         "services.ledger.scratch_paths", "would share the task volume 'scratch-var-cache'"),
+    "ARM64 in a group with Spot": (
+        lambda d: d["services"]["reindexer"].update(cpu_architecture="ARM64"),
+        "services.reindexer.cpu_architecture", "Fargate Spot does not run ARM64"),
+    "health-check grace period over ECS's 300 s": (
+        lambda d: d["services"]["ledger"].update(health_check={"grace_period_seconds": 301}),
+        "services.ledger.health_check.grace_period_seconds", "at most 300"),
+    "ephemeral storage below Fargate's 21 GiB": (
+        lambda d: d["services"]["ledger"].update(ephemeral_storage_gib=20),
+        "services.ledger.ephemeral_storage_gib", "at least 21"),
     "moving image tag": (lambda d: d["environments"]["live"].update(image_tag="latest"),
                          "environments.live.image_tag", "moving tag"),
 }

@@ -264,7 +264,8 @@ def test_deploys_own_the_image_and_terraform_the_shape(service_resources: dict) 
     assert lifecycle["ignore_changes"] == ["container_definitions"]
     assert lifecycle["replace_triggered_by"] == ["${terraform_data.task_shape}"]
     shape = service_resources[("terraform_data", "task_shape")]["input"]
-    assert set(shape) == {"cpu", "memory", "execution_role_arn", "task_role_arn", "container", "scratch_volumes"}
+    assert set(shape) == {"cpu", "memory", "execution_role_arn", "task_role_arn", "container", "scratch_volumes",
+                          "cpu_architecture", "ephemeral_storage"}
     parameter = service_resources[("aws_ssm_parameter", "image")]
     assert parameter["lifecycle"][0]["ignore_changes"] == ["insecure_value"]
     ecs = service_resources[("aws_ecs_service", "this")]
@@ -304,3 +305,22 @@ def test_read_only_root_filesystem_and_scratch_volumes(case: tuple[dict[str, Any
     container = (COMMITTED_OUT / "modules" / "ecs-service" / "main.tf").read_text()
     assert "readonlyRootFilesystem = var.readonly_root_filesystem" in container
     assert ("{ sourceVolume = name, containerPath = var.scratch_volumes[name], readOnly = false }" in container)
+
+
+def test_architecture_command_health_check_and_storage_reach_the_module(case: tuple[dict[str, Any], Path]) -> None:
+    """New service fields (issue #11), each from the catalog file; defaults from the schema's descriptions."""
+    data, out = case
+    seen = set()
+    for _, _, name, service, scope in _each_service(data, out):
+        module = scope["var"]
+        assert module["cpu_architecture"] == service.get("cpu_architecture", "X86_64"), name
+        assert module["health_check_grace_period_seconds"] == service.get("health_check", {}).get("grace_period_seconds", 60)
+        command = service.get("health_check", {}).get("command")
+        assert module.get("health_check_command") == (["CMD", *command] if command else None), name
+        assert module.get("command") == service.get("command"), name
+        assert module.get("entry_point") == service.get("entry_point"), name
+        assert module.get("ephemeral_storage_gib") == service.get("ephemeral_storage_gib"), name
+        seen.update(key for key in ("cpu_architecture", "health_check", "command", "entry_point", "ephemeral_storage_gib")
+                    if key in service)
+    if "reindexer" in data["services"]:
+        assert len(seen) == 5, f"the orbit fixture must exercise every field: saw {sorted(seen)}"

@@ -120,6 +120,15 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
         health_path = expected_health_path(raw, written)
         if health_path:
             assert f"localhost:{written['port']}{health_path} " in " ".join(container["healthCheck"]["command"])
+        # Architecture, command, entry point, health check and task storage as the catalog file says.
+        assert task.get("runtimePlatform", {}).get("cpuArchitecture", "X86_64") == written.get("cpu_architecture", "X86_64")
+        assert container.get("command") == written.get("command") and container.get("entryPoint") == written.get("entry_point")
+        custom_check = written.get("health_check", {}).get("command")
+        if custom_check:
+            assert container["healthCheck"]["command"] == ["CMD", *custom_check], container["healthCheck"]
+        if "healthCheck" in container:
+            assert container["healthCheck"]["startPeriod"] == written.get("health_check", {}).get("grace_period_seconds", 60)
+        assert task.get("ephemeralStorage", {}).get("sizeInGiB") == written.get("ephemeral_storage_gib"), svc.name
         # Read-only root filesystem unless the catalog gives a reason; the scratch paths are writable volumes.
         assert container.get("readonlyRootFilesystem", False) is ("writable_root_filesystem" not in written), svc.name
         volumes = {v["name"] for v in task.get("volumes", [])}

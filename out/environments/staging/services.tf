@@ -20,15 +20,17 @@ module "service_api_gateway" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-api-gateway-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/api-gateway:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/api-gateway/image"
-  cpu                  = 512
-  memory               = 1024
-  min_tasks            = 2
-  max_tasks            = 10
-  container_port       = 3000
-  health_check_path    = "/health"
+  task_family                       = "nexus-api-gateway-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/api-gateway:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/api-gateway/image"
+  cpu                               = 512
+  memory                            = 1024
+  min_tasks                         = 2
+  max_tasks                         = 10
+  container_port                    = 3000
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -104,15 +106,17 @@ module "service_auth_service" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-auth-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/auth-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/auth-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3001
-  health_check_path    = "/health"
+  task_family                       = "nexus-auth-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/auth-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/auth-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3001
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -188,15 +192,17 @@ module "service_user_service" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-user-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/user-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/user-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3002
-  health_check_path    = "/health"
+  task_family                       = "nexus-user-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/user-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/user-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3002
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -271,15 +277,17 @@ module "service_creator_service" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-creator-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/creator-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/creator-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3003
-  health_check_path    = "/health"
+  task_family                       = "nexus-creator-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/creator-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/creator-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3003
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -356,15 +364,17 @@ module "service_campaign_service" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-campaign-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/campaign-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/campaign-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3004
-  health_check_path    = "/health"
+  task_family                       = "nexus-campaign-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/campaign-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/campaign-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3004
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -441,15 +451,17 @@ module "service_content_service" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-content-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/content-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/content-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3005
-  health_check_path    = "/health"
+  task_family                       = "nexus-content-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/content-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/content-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3005
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -526,15 +538,17 @@ module "service_commerce_service" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-commerce-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/commerce-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/commerce-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3006
-  health_check_path    = "/health"
+  task_family                       = "nexus-commerce-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/commerce-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/commerce-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3006
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -612,15 +626,17 @@ module "service_analytics_service" {
     { capacity_provider = "FARGATE_SPOT", weight = 7, base = 0 },
   ]
 
-  task_family          = "nexus-analytics-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/analytics-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/analytics-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3007
-  health_check_path    = "/health"
+  task_family                       = "nexus-analytics-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/analytics-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/analytics-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3007
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -696,15 +712,17 @@ module "service_billing_service" {
     { capacity_provider = "FARGATE_SPOT", weight = 7, base = 0 },
   ]
 
-  task_family          = "nexus-billing-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/billing-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/billing-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3008
-  health_check_path    = "/health"
+  task_family                       = "nexus-billing-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/billing-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/billing-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3008
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -780,15 +798,17 @@ module "service_marketplace_service" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-marketplace-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/marketplace-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/marketplace-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3009
-  health_check_path    = "/health"
+  task_family                       = "nexus-marketplace-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/marketplace-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/marketplace-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3009
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -866,15 +886,17 @@ module "service_notification_service" {
     { capacity_provider = "FARGATE_SPOT", weight = 7, base = 0 },
   ]
 
-  task_family          = "nexus-notification-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/notification-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/notification-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3010
-  health_check_path    = "/health"
+  task_family                       = "nexus-notification-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/notification-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/notification-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3010
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -950,15 +972,17 @@ module "service_workflow_service" {
     { capacity_provider = "FARGATE_SPOT", weight = 7, base = 0 },
   ]
 
-  task_family          = "nexus-workflow-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/workflow-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/workflow-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3011
-  health_check_path    = "/health"
+  task_family                       = "nexus-workflow-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/workflow-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/workflow-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3011
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -1035,15 +1059,17 @@ module "service_compliance_service" {
     { capacity_provider = "FARGATE_SPOT", weight = 7, base = 0 },
   ]
 
-  task_family          = "nexus-compliance-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/compliance-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/compliance-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3012
-  health_check_path    = "/health"
+  task_family                       = "nexus-compliance-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/compliance-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/compliance-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3012
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -1120,15 +1146,17 @@ module "service_integration_service" {
     { capacity_provider = "FARGATE_SPOT", weight = 7, base = 0 },
   ]
 
-  task_family          = "nexus-integration-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/integration-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/integration-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3013
-  health_check_path    = "/health"
+  task_family                       = "nexus-integration-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/integration-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/integration-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3013
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -1203,15 +1231,17 @@ module "service_payout_service" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-payout-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/payout-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/payout-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3014
-  health_check_path    = "/health"
+  task_family                       = "nexus-payout-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/payout-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/payout-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3014
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -1287,15 +1317,17 @@ module "service_rights_service" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-rights-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/rights-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/rights-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3015
-  health_check_path    = "/health"
+  task_family                       = "nexus-rights-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/rights-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/rights-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3015
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -1370,15 +1402,17 @@ module "service_asset_service" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-asset-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/asset-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/asset-service/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 8
-  container_port       = 3016
-  health_check_path    = "/health"
+  task_family                       = "nexus-asset-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/asset-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/asset-service/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 8
+  container_port                    = 3016
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -1454,15 +1488,17 @@ module "service_ai_service" {
     { capacity_provider = "FARGATE_SPOT", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-ai-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/ai-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/ai-service/image"
-  cpu                  = 512
-  memory               = 1024
-  min_tasks            = 1
-  max_tasks            = 4
-  container_port       = 3017
-  health_check_path    = "/health"
+  task_family                       = "nexus-ai-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/ai-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/ai-service/image"
+  cpu                               = 512
+  memory                            = 1024
+  min_tasks                         = 1
+  max_tasks                         = 4
+  container_port                    = 3017
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -1539,15 +1575,17 @@ module "service_moderation_service" {
     { capacity_provider = "FARGATE_SPOT", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-moderation-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/moderation-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/moderation-service/image"
-  cpu                  = 512
-  memory               = 1024
-  min_tasks            = 1
-  max_tasks            = 4
-  container_port       = 3018
-  health_check_path    = "/health"
+  task_family                       = "nexus-moderation-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/moderation-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/moderation-service/image"
+  cpu                               = 512
+  memory                            = 1024
+  min_tasks                         = 1
+  max_tasks                         = 4
+  container_port                    = 3018
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -1610,15 +1648,17 @@ module "service_recommendation_service" {
     { capacity_provider = "FARGATE_SPOT", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-recommendation-service-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/recommendation-service:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/recommendation-service/image"
-  cpu                  = 512
-  memory               = 1024
-  min_tasks            = 1
-  max_tasks            = 4
-  container_port       = 3019
-  health_check_path    = "/health"
+  task_family                       = "nexus-recommendation-service-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/recommendation-service:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/recommendation-service/image"
+  cpu                               = 512
+  memory                            = 1024
+  min_tasks                         = 1
+  max_tasks                         = 4
+  container_port                    = 3019
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -1681,15 +1721,17 @@ module "service_video_processor" {
     { capacity_provider = "FARGATE_SPOT", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-video-processor-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/video-processor:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/video-processor/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 1
-  max_tasks            = 10
-  container_port       = null
-  health_check_path    = null
+  task_family                       = "nexus-video-processor-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/video-processor:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/video-processor/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 1
+  max_tasks                         = 10
+  container_port                    = null
+  health_check_path                 = null
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -1753,15 +1795,17 @@ module "service_social_publisher" {
     { capacity_provider = "FARGATE_SPOT", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-social-publisher-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/social-publisher:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/social-publisher/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 1
-  max_tasks            = 10
-  container_port       = null
-  health_check_path    = null
+  task_family                       = "nexus-social-publisher-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/social-publisher:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/social-publisher/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 1
+  max_tasks                         = 10
+  container_port                    = null
+  health_check_path                 = null
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -1825,15 +1869,17 @@ module "service_creator_portal" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-creator-portal-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/creator-portal:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/creator-portal/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 6
-  container_port       = 4001
-  health_check_path    = "/health"
+  task_family                       = "nexus-creator-portal-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/creator-portal:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/creator-portal/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 6
+  container_port                    = 4001
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -1907,15 +1953,17 @@ module "service_admin" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-admin-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/admin:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/admin/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 6
-  container_port       = 4002
-  health_check_path    = "/health"
+  task_family                       = "nexus-admin-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/admin:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/admin/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 6
+  container_port                    = 4002
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -1989,15 +2037,17 @@ module "service_brand_portal" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-brand-portal-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/brand-portal:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/brand-portal/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 6
-  container_port       = 4003
-  health_check_path    = "/health"
+  task_family                       = "nexus-brand-portal-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/brand-portal:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/brand-portal/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 6
+  container_port                    = 4003
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {
@@ -2071,15 +2121,17 @@ module "service_web" {
     { capacity_provider = "FARGATE", weight = 1, base = 0 },
   ]
 
-  task_family          = "nexus-web-staging"
-  image                = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/web:2026.11.0"
-  image_parameter_name = "/nexus/staging/services/web/image"
-  cpu                  = 256
-  memory               = 512
-  min_tasks            = 2
-  max_tasks            = 6
-  container_port       = 4000
-  health_check_path    = "/health"
+  task_family                       = "nexus-web-staging"
+  image                             = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nexus/web:2026.11.0"
+  image_parameter_name              = "/nexus/staging/services/web/image"
+  cpu                               = 256
+  memory                            = 512
+  min_tasks                         = 2
+  max_tasks                         = 6
+  container_port                    = 4000
+  health_check_path                 = "/health"
+  health_check_grace_period_seconds = 60
+  cpu_architecture                  = "X86_64"
 
   readonly_root_filesystem = true
   scratch_volumes = {

@@ -31,15 +31,25 @@ locals {
       # The port mapping's name is what Service Connect refers to.
       portMappings = [{ name = var.name, containerPort = var.container_port, protocol = "tcp", appProtocol = "http" }]
     } : {},
-    var.health_check_path != null ? {
+    local.health_check_command != null ? {
       healthCheck = {
-        command     = ["CMD-SHELL", "wget --no-verbose --tries=1 --spider http://localhost:${var.container_port}${var.health_check_path} || exit 1"]
+        command     = local.health_check_command
         interval    = 30
         timeout     = 5
         retries     = 3
-        startPeriod = 60
+        startPeriod = var.health_check_grace_period_seconds
       }
     } : {},
+    var.command != null ? { command = var.command } : {},
+    var.entry_point != null ? { entryPoint = var.entry_point } : {},
+  )
+
+  # An HTTP GET of the health-check path unless the caller gives a command
+  # (images without wget, gRPC services).
+  health_check_command = var.health_check_command != null ? var.health_check_command : (
+    var.health_check_path != null
+    ? ["CMD-SHELL", "wget --no-verbose --tries=1 --spider http://localhost:${var.container_port}${var.health_check_path} || exit 1"]
+    : null
   )
 }
 
@@ -102,6 +112,8 @@ resource "terraform_data" "task_shape" {
     task_role_arn      = var.task_role_arn
     container          = jsonencode(local.container_shape)
     scratch_volumes    = var.scratch_volumes
+    cpu_architecture   = var.cpu_architecture
+    ephemeral_storage  = var.ephemeral_storage_gib
   }
 }
 
@@ -134,7 +146,15 @@ resource "aws_ecs_task_definition" "this" {
 
   runtime_platform {
     operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  dynamic "ephemeral_storage" {
+    for_each = var.ephemeral_storage_gib != null ? [var.ephemeral_storage_gib] : []
+
+    content {
+      size_in_gib = ephemeral_storage.value
+    }
   }
 
   tags = var.tags
@@ -270,7 +290,7 @@ resource "aws_ecs_service" "this" {
   # Spread tasks evenly over the availability zones again after a zone recovers.
   availability_zone_rebalancing = "ENABLED"
 
-  health_check_grace_period_seconds = local.load_balanced ? 60 : null
+  health_check_grace_period_seconds = local.load_balanced ? var.health_check_grace_period_seconds : null
 
   # Without it, provider 5.x replaces the service (every task stops) when the
   # capacity-provider strategy changes; with it, ECS updates the strategy in

@@ -121,6 +121,57 @@ variable "health_check_path" {
   default     = null
 }
 
+variable "health_check_command" {
+  description = "The container health-check command in ECS form (`[\"CMD\", ...]` or `[\"CMD-SHELL\", \"...\"]`); `null` for an HTTP GET of `health_check_path` with wget."
+  type        = list(string)
+  default     = null
+}
+
+variable "health_check_grace_period_seconds" {
+  description = "Seconds a new task has before failed health checks count (container startPeriod and the service's load-balancer grace period)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.health_check_grace_period_seconds >= 0 && var.health_check_grace_period_seconds <= 300
+    error_message = "ECS accepts a container startPeriod of 0 to 300 seconds."
+  }
+}
+
+variable "cpu_architecture" {
+  description = "CPU architecture of the task: X86_64 or ARM64 (Graviton; not on Fargate Spot)."
+  type        = string
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "The CPU architecture must be X86_64 or ARM64."
+  }
+}
+
+variable "command" {
+  description = "The container's command, replacing the image's CMD; `null` keeps the image's."
+  type        = list(string)
+  default     = null
+}
+
+variable "entry_point" {
+  description = "The container's entry point, replacing the image's ENTRYPOINT; `null` keeps the image's."
+  type        = list(string)
+  default     = null
+}
+
+variable "ephemeral_storage_gib" {
+  description = "Task storage in GiB (21-200); `null` for Fargate's default 20 GiB."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.ephemeral_storage_gib == null ? true : (var.ephemeral_storage_gib >= 21 && var.ephemeral_storage_gib <= 200)
+    error_message = "Fargate ephemeral storage is 21 to 200 GiB."
+  }
+}
+
 variable "environment_variables" {
   description = "A map of plain environment variables for the container."
   type        = map(string)
