@@ -257,8 +257,10 @@ def _serialise_requests() -> None:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         environ["wsgi.input"] = io.BytesIO(body)
         mutating = environ.get("REQUEST_METHOD") != "GET" and not _READ_ACTION.match(_action(environ, body))
+        # The region is part of the request's identity (the same call in two regions is two calls).
+        region = re.search(r"Credential=[^/]+/\d+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
         key = (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), environ.get("QUERY_STRING"),
-               environ.get("HTTP_X_AMZ_TARGET"), body)
+               environ.get("HTTP_X_AMZ_TARGET"), region.group(1) if region else None, body)
         with lock:
             now = time.monotonic()
             previous = answered.get(key) if mutating else None
