@@ -200,3 +200,37 @@ def cost_command(catalog_path: Path, environment_name: str, as_json: bool, price
     except cost.PriceTableError as error:
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(estimate.as_json(), indent=2) if as_json else cost.as_text(estimate))
+
+
+@main.command("import")
+@click.option("--platform", "platform_name", required=True, help="Platform name of the new catalog, e.g. nexus.")
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Catalog file to write, e.g. catalog/imported.yaml.")
+@click.option("--env", "environment_name", default="dev", show_default=True, help="Name of the one environment written.")
+@click.argument("manifests", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+def import_command(platform_name: str, out_path: Path, environment_name: str, manifests: tuple[Path, ...]) -> None:
+    """Write a catalog from Kubernetes manifests (helm template, kustomize build, kubectl get -o yaml).
+
+    What could not be mapped, or was mapped by a guess, is listed on stderr and at the top of the catalog."""
+    from generator import importer
+    from generator.errors import CatalogError
+
+    try:
+        result = importer.import_manifests(manifests, platform_name, environment_name)
+    except importer.ImportError_ as error:
+        raise click.ClickException("\n".join(error.problems) + "\nnothing was written") from None
+    text = importer.catalog_text(result, [str(path) for path in manifests])
+    try:
+        importer.write_catalog(text, out_path)
+    except OSError as error:
+        raise click.ClickException(f"cannot write {out_path}: {error.strerror}") from None
+    for note in result.notes:
+        click.echo(f"review: {note}", err=True)
+    services = len(result.catalog["services"])
+    try:
+        api.validate(out_path)
+    except CatalogError as error:
+        click.echo(f"{out_path}: {services} services imported; the catalog does not validate yet:", err=True)
+        click.echo("\n".join(problem.render() for problem in error.problems), err=True)
+        sys.exit(1)
+    click.echo(f"{out_path}: {services} services imported, {len(result.notes)} items to review; it validates")

@@ -118,7 +118,7 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
         options = container["logConfiguration"]["options"]
         assert container["logConfiguration"]["logDriver"] == "awslogs" and options["awslogs-group"] == svc.names.log_group
         health_path = expected_health_path(raw, written)
-        if health_path:
+        if health_path and "command" not in written.get("health_check", {}):
             assert f"localhost:{written['port']}{health_path} " in " ".join(container["healthCheck"]["command"])
         # Architecture, command, entry point, health check and task storage as the catalog file says.
         assert task.get("runtimePlatform", {}).get("cpuArchitecture", "X86_64") == written.get("cpu_architecture", "X86_64")
