@@ -63,8 +63,9 @@ diagrams: $(BIN)/.installed $(MERMAID_DIR)/.installed  ## Render every README di
 	$(BIN)/python tests/diagrams/render_diagrams.py $(MERMAID_DIR)/node_modules/.bin/mmdc $(MERMAID_DIR)/puppeteer.json \
 		$${TMPDIR:-/tmp}/platform-diagrams $(OUT)/environments/*/README.md tests/fixtures/golden/environments/*/README.md
 
-golden: $(BIN)/.installed  ## Refresh the golden tree after an intended change
+golden: $(BIN)/.installed  ## Refresh the golden tree and the imported catalog after an intended change
 	$(BIN)/python -m generator render --catalog tests/fixtures/orbit.yaml --out tests/fixtures/golden
+	$(BIN)/python -m generator import --platform shop --env prod --out tests/fixtures/k8s/shop-kubectl/catalog.yaml tests/fixtures/k8s/shop-kubectl/list.yaml 2>/dev/null
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(MERMAID_DIR) .pytest_cache

@@ -187,12 +187,21 @@ def _roll_out_deployments() -> None:
 
 def _keep_referenced_rule_descriptions() -> None:
     """Gap: moto keeps a rule's description only for CIDR rules; AWS keeps it for rules
-    that reference a security group too, and without it every such rule drifts."""
+    that reference a security group or a prefix list too, and without it every such rule drifts."""
     from moto.ec2.models import security_groups
 
-    def description(self: Any) -> str | None:
-        return self.ip_range.get("Description") or (self.source_group or {}).get("Description")
+    rule_init = security_groups.SecurityGroupRule.__init__
 
+    def keep_prefix_list_description(self: Any, *args: Any, **kwargs: Any) -> None:
+        rule_init(self, *args, **kwargs)
+        prefix_list = kwargs.get("prefix_list_id") or (args[7] if len(args) > 7 else None) or {}
+        self.prefix_list_description = prefix_list.get("Description")
+
+    def description(self: Any) -> str | None:
+        return (self.ip_range.get("Description") or (self.source_group or {}).get("Description")
+                or getattr(self, "prefix_list_description", None))
+
+    security_groups.SecurityGroupRule.__init__ = keep_prefix_list_description
     security_groups.SecurityGroupRule.description = property(description)
 
 

@@ -1,0 +1,242 @@
+"""`python -m generator import`: Kubernetes manifests -> a catalog that validates, renders and applies.
+
+Expectations come from the manifests, read here with PyYAML: ports, sizes at least the requests and
+limits, replica and HPA bounds, and routes that send the same requests to the same service as the
+Ingress does (a small Kubernetes matcher against a small ALB matcher, both written from their docs).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import REPO, run_terraform
+from generator import api
+
+FIXTURES = REPO / "tests" / "fixtures" / "k8s"
+SETS = {
+    "nexus-helm": (FIXTURES / "nexus-helm", "nexus", "dev"),
+    "shop-kubectl": (FIXTURES / "shop-kubectl" / "list.yaml", "shop", "prod"),
+}
+
+
+def manifests(path: Path) -> list[dict[str, Any]]:
+    files = sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
+    found = []
+    for file in files:
+        for document in yaml.safe_load_all(file.read_text()):
+            if isinstance(document, dict):
+                found.extend(document.get("items", []) if document.get("kind") == "List" else [document])
+    return found
+
+
+def of_kind(docs: list[dict[str, Any]], *kinds: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d.get("kind") in kinds]
+
+
+@pytest.fixture(scope="module", params=list(SETS))
+def imported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    source, platform, env = SETS[request.param]
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    out = tmp_path_factory.mktemp(request.param) / "catalog.yaml"
+    result = CliRunner().invoke(main, ["import", "--platform", platform, "--env", env, "--out", str(out), str(source)])
+    assert result.exit_code == 0, result.output
+    assert "it validates" in result.output
+    return {"name": request.param, "source": source, "env": env, "path": out, "output": result.output,
+            "text": out.read_text(), "catalog": yaml.safe_load(out.read_text()), "docs": manifests(source)}
+
+
+# --- Kubernetes and ALB request matching --------------------------------------------------------
+
+def kubernetes_backend(docs: list[dict[str, Any]], host: str, path: str) -> str | None:
+    """networking.k8s.io/v1 semantics: host first; Exact beats Prefix; the longest prefix wins."""
+    best: tuple[int, int, str] | None = None
+    for ingress in of_kind(docs, "Ingress"):
+        for rule in ingress["spec"].get("rules", []):
+            if rule.get("host", host) != host:
+                continue
+            for entry in rule.get("http", {}).get("paths", []):
+                value, kind = entry.get("path", "/"), entry.get("pathType", "ImplementationSpecific")
+                if kind == "Exact":
+                    matched, rank = path == value, (2, len(value))
+                else:  # Prefix (and ImplementationSpecific, imported as Prefix): element-wise
+                    wanted = [part for part in value.split("/") if part]
+                    matched, rank = path.split("/")[1:1 + len(wanted)] == wanted, (1, len(wanted))
+                if matched and (best is None or rank > best[:2]):
+                    best = (*rank, entry["backend"]["service"]["name"])
+    if best is None:
+        return None
+    selector = next(s for s in of_kind(docs, "Service") if s["metadata"]["name"] == best[2])["spec"]["selector"]
+    for workload in of_kind(docs, "Deployment", "StatefulSet"):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        if all(labels.get(key) == value for key, value in selector.items()):
+            return workload["metadata"]["name"]
+    return None
+
+
+def alb_backend(catalog: dict[str, Any], env: str, host: str, path: str) -> str | None:
+    """ALB listener semantics: lowest priority first; host and path patterns with `*` and `?`."""
+    domain = catalog["environments"][env]["domain"]
+    rules = sorted((route["priority"], name, route) for name, service in catalog["services"].items()
+                   for route in service.get("routes", []))
+    for _, name, route in rules:
+        hosts_ok = "hosts" not in route or host in {f"{label}.{domain}" for label in route["hosts"]}
+        paths_ok = "paths" not in route or any(fnmatch.fnmatchcase(path, pattern) for pattern in route["paths"])
+        if hosts_ok and paths_ok:
+            return name
+    return None
+
+
+def sample_requests(docs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Every Ingress path, its edges (with and without `/`, deeper, a longer sibling), at every host."""
+    hosts, paths = {"unknown.example.net"}, {"/", "/other"}
+    for ingress in of_kind(docs, "Ingress"):
+        for rule in ingress["spec"].get("rules", []):
+            hosts.add(rule.get("host", ""))
+            for entry in rule.get("http", {}).get("paths", []):
+                value = entry.get("path", "/")
+                paths.update((value, value.rstrip("/") or "/", value.rstrip("/") + "/", value.rstrip("/") + "/deeper/x",
+                              value.rstrip("/") + "x"))
+    return sorted((host, path) for host in hosts for path in paths)
+
+
+# --- the tests -----------------------------------------------------------------------------------
+
+def test_routes_send_every_request_where_the_ingress_does(imported: dict[str, Any]) -> None:
+    compared = 0
+    for host, path in sample_requests(imported["docs"]):
+        want = kubernetes_backend(imported["docs"], host, path)
+        got = alb_backend(imported["catalog"], imported["env"], host, path)
+        assert got == want, f"{host}{path}: Ingress -> {want}, imported routes -> {got}"
+        compared += 1
+    assert compared >= 30
+
+
+def test_ports_sizes_and_replica_bounds_come_from_the_manifests(imported: dict[str, Any]) -> None:
+    services = imported["catalog"]["services"]
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h["spec"] for h in of_kind(imported["docs"], "HorizontalPodAutoscaler")}
+    for workload in of_kind(imported["docs"], "Deployment", "StatefulSet"):
+        name = workload["metadata"]["name"]
+        service = services[name]
+        containers = workload["spec"]["template"]["spec"]["containers"]
+        ports = {p["containerPort"] for c in containers for p in c.get("ports", [])}
+        assert service["port"] in ports, name
+        cpu = memory = 0.0
+        for container in containers:
+            resources = container.get("resources", {})
+            for scope in (resources.get("requests", {}), resources.get("limits", {})):
+                pass
+            cpu += max(_cpu(resources.get("requests", {}).get("cpu")), _cpu(resources.get("limits", {}).get("cpu")))
+            memory += max(_mib(resources.get("requests", {}).get("memory")), _mib(resources.get("limits", {}).get("memory")))
+        assert service["resources"]["cpu"] >= cpu and service["resources"]["memory"] >= memory, (name, cpu, memory)
+        if name in hpas:
+            bounds = (hpas[name]["minReplicas"], hpas[name]["maxReplicas"])
+        else:
+            bounds = (workload["spec"]["replicas"], workload["spec"]["replicas"])
+        assert (service["resources"]["min_tasks"], service["resources"]["max_tasks"]) == bounds, name
+
+
+def _cpu(quantity: Any) -> float:
+    if quantity is None:
+        return 0.0
+    text = str(quantity)
+    return float(text[:-1]) * 1024 / 1000 if text.endswith("m") else float(text) * 1024
+
+
+def _mib(quantity: Any) -> float:
+    if quantity is None:
+        return 0.0
+    text = str(quantity)
+    for suffix, factor in (("Gi", 1024), ("Mi", 1), ("Ki", 1 / 1024)):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text) / 1024 / 1024
+
+
+def test_credentials_are_never_copied_and_the_rest_is_reported(imported: dict[str, Any]) -> None:
+    for workload in of_kind(imported["docs"], "Deployment", "StatefulSet"):
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            for variable in container.get("env", []):
+                if variable["name"] in ("SESSION_SIGNING_KEY", "STRIPE_KEY"):
+                    assert variable["value"] not in imported["text"]
+                    assert f"{variable['name']} looks like a credential" in imported["output"]
+    known = {"Deployment", "StatefulSet", "Service", "Ingress", "HorizontalPodAutoscaler", "ConfigMap", "Secret",
+             "ServiceAccount", "CronJob"}
+    for doc in imported["docs"]:
+        if doc["kind"] not in known:
+            reported = f"{doc['kind']}/{doc['metadata']['name']} kind: {doc['kind']} is not imported"
+            assert reported in imported["output"] and reported in imported["text"]
+    for cron in of_kind(imported["docs"], "CronJob"):
+        assert f"CronJob/{cron['metadata']['name']} spec.schedule: not mapped ({cron['spec']['schedule']})" in imported["output"]
+    # Every report names the manifest's file and line.
+    lines = [line for line in imported["output"].splitlines() if line.startswith("review: ") and "(catalog)" not in line]
+    assert lines and all(".yaml:" in line for line in lines), lines
+
+
+def test_the_catalog_carries_the_set_specific_facts(imported: dict[str, Any]) -> None:
+    services = imported["catalog"]["services"]
+    if imported["name"] == "nexus-helm":
+        user = services["user-service"]
+        assert user["environment"] == {"FEATURE_FLAGS": "search,reviews", "LOG_LEVEL": "info", "TZ": "UTC"}
+        assert user["secrets"] == {"DATABASE_URL": "user-service-db/DATABASE_URL"}
+        assert user["calls"] == ["content-service"] and user["health_check_path"] == "/health"
+        assert user["autoscaling"] == {"cpu_target": 65, "memory_target": 75}
+        content = services["content-service"]
+        assert content["command"] == ["--port", "3010", "--cache-dir", "/var/cache/content"]
+        assert content["scratch_paths"] == ["/tmp", "/var/cache/content"]
+        assert content["health_check"]["grace_period_seconds"] == 150  # startupProbe 30 x 5 s
+        assert "sidecar 'log-router'" in imported["output"]
+    else:
+        checkout = services["checkout"]
+        assert checkout["cpu_architecture"] == "ARM64" and "cpu_architecture" not in services["payments"]
+        assert checkout["entry_point"] == ["/usr/local/bin/checkout"] and checkout["command"] == ["serve", "--listen=:7000"]
+        assert checkout["health_check"] == {"command": ["/usr/local/bin/checkout", "health"], "grace_period_seconds": 300}
+        assert checkout["calls"] == ["payments"] and "PAYMENTS_URL" in imported["output"]
+
+
+def test_the_imported_catalog_renders_and_terraform_validates(imported: dict[str, Any], tmp_path: Path,
+                                                              terraform_env: dict[str, str]) -> None:
+    out = tmp_path / "out"
+    api.render(imported["path"], out)
+    root = out / "environments" / imported["env"]
+    init = run_terraform(["init", "-backend=false", "-input=false", "-no-color"], root, terraform_env)
+    assert init.returncode == 0, init.stdout + init.stderr
+    result = run_terraform(["validate", "-no-color"], root, terraform_env)
+    assert result.returncode == 0 and "The configuration is valid" in result.stdout, result.stdout + result.stderr
+
+
+def test_malformed_manifests_get_file_and_line_and_nothing_is_written(tmp_path: Path, cli) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: [unclosed\n")
+    out = tmp_path / "catalog.yaml"
+    result = cli("import", "--platform", "x", "--out", out, bad)
+    assert result.exit_code == 1 and f"{bad}:" in result.output and "YAML syntax error" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_fargate_size_is_the_cheapest_pair_that_fits() -> None:
+    from generator.importer import fargate_size
+
+    assert fargate_size(0, 0) == (256, 512)
+    assert fargate_size(1536, 3072) == (2048, 4096)   # 1.5 vCPU needs the 2-vCPU size
+    assert fargate_size(256, 2500) == (512, 3072)     # 256 stops at 2 GiB
+    assert fargate_size(300, 100) == (512, 1024)
+    assert math.isclose(sum(fargate_size(4096, 30720)), 4096 + 30720)
+
+
+def test_the_committed_imported_catalog_is_what_import_writes(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The e2e cycle applies tests/fixtures/k8s/shop-kubectl/catalog.yaml; it must be the importer's output."""
+    monkeypatch.chdir(REPO)
+    out = tmp_path / "catalog.yaml"
+    source = "tests/fixtures/k8s/shop-kubectl/list.yaml"
+    assert cli("import", "--platform", "shop", "--env", "prod", "--out", out, source).exit_code == 0
+    committed = FIXTURES / "shop-kubectl" / "catalog.yaml"
+    assert out.read_text() == committed.read_text(), "refresh it with: make golden"
