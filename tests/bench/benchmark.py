@@ -71,11 +71,65 @@ def main() -> None:
               f"{result['peak_mib']:.0f} | {result['fmt']:.2f} |")
     by_size = {services: result["render"] for _, services, result in rows}
     print(f"\n5,000 / 1,000 render time ratio: {by_size[5000] / by_size[1000]:.1f}")
+    print(f"\n`import` of a {IMPORTED_SERVICES}-service manifest set (Deployment, Service, HPA and an Ingress path "
+          f"each): {import_seconds(IMPORTED_SERVICES):.2f} s (median of {RUNS}, interpreter start included)")
     print(f"\n6,000 routed services (over the 100-rule listener quota) rejected by `validate` in "
           f"{rejection_seconds(REJECTED_ROUTED):.2f} s (median of {RUNS}; exit 1, one error per environment)")
 
 
 REJECTED_ROUTED = 6000
+IMPORTED_SERVICES = 50
+
+
+def manifests(count: int) -> str:
+    """A Helm-like manifest set of `count` services (the shape of tests/fixtures/k8s/nexus-helm)."""
+    documents, paths = [], []
+    for index in range(count):
+        name = f"svc-{index:03d}"
+        documents.append(f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, labels: {{app: {name}}}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers:
+        - name: {name}
+          image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/bench/{name}:v1
+          ports: [{{name: http, containerPort: {8000 + index}}}]
+          env: [{{name: NEXT_URL, value: "http://svc-{(index + 1) % count:03d}:80"}}, {{name: MODE, value: fast}}]
+          readinessProbe: {{httpGet: {{path: /health, port: http}}, initialDelaySeconds: 15}}
+          resources: {{requests: {{cpu: 250m, memory: 512Mi}}, limits: {{memory: 1Gi}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}}}
+spec: {{selector: {{app: {name}}}, ports: [{{name: http, port: 80, targetPort: http}}]}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {{name: {name}}}
+spec:
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: {name}}}
+  minReplicas: 2
+  maxReplicas: 8
+  metrics: [{{type: Resource, resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 70}}}}}}]
+""")
+        paths.append(f"          - {{path: /api/{name}, pathType: Prefix, backend: {{service: {{name: {name}, port: {{name: http}}}}}}}}")
+    documents.append("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: bench}\nspec:\n  rules:\n"
+                     "    - host: api.bench.example.com\n      http:\n        paths:\n" + "\n".join(paths) + "\n")
+    return "---\n".join(documents)
+
+
+def import_seconds(count: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        source = Path(tmp) / "manifests.yaml"
+        source.write_text(manifests(count), encoding="utf-8")
+        command = [sys.executable, "-m", "generator", "import", "--platform", "bench", "--out", str(Path(tmp) / "c.yaml"),
+                   str(source)]
+        return statistics.median(timed(command, REPO)[0] for _ in range(RUNS))
 
 
 def rejection_seconds(count: int) -> float:
