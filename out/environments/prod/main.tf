@@ -82,6 +82,9 @@ module "security_groups" {
   vpc_id                  = data.aws_vpc.this.id
   alb_security_group_name = "nexus-prod-alb"
 
+  # True once no host's DNS points at the load balancer directly (`dns`).
+  load_balancer_behind_cloudfront_only = true
+
   services = {
     "api-gateway" = {
       security_group_name = "nexus-prod-api-gateway"
@@ -330,12 +333,43 @@ module "alb" {
   paging_topic_arn        = module.cluster.paging_topic_arn
 
   dns_records = {
-    "admin.nexus.com"   = "alb"
-    "api.nexus.com"     = "alb"
-    "app.nexus.com"     = "alb"
-    "brand.nexus.com"   = "alb"
-    "creator.nexus.com" = "alb"
+    "admin.nexus.com"   = "edge"
+    "api.nexus.com"     = "edge"
+    "app.nexus.com"     = "edge"
+    "brand.nexus.com"   = "edge"
+    "creator.nexus.com" = "edge"
   }
+
+  # CloudFront in front (module.edge below).
+  edge_alias = {
+    name    = module.edge.domain_name
+    zone_id = module.edge.hosted_zone_id
+  }
+  origin_host               = "origin.nexus.com"
+  origin_verify_secret_name = "nexus/prod/edge/origin-verify"
+}
+
+################################################################################
+# CloudFront edge and its WAF (design 1.1); the WAF lives in us-east-1
+################################################################################
+
+module "edge" {
+  source = "../../modules/edge"
+
+  providers = {
+    aws           = aws
+    aws.us_east_1 = aws.us_east_1
+  }
+
+  name                      = "nexus-prod"
+  aliases                   = ["admin.nexus.com", "api.nexus.com", "app.nexus.com", "brand.nexus.com", "creator.nexus.com"]
+  origin_host               = "origin.nexus.com"
+  certificate_domain        = "*.nexus.com"
+  origin_verify_secret_name = "nexus/prod/edge/origin-verify"
+  price_class               = "PriceClass_100"
+  web_acl_name              = "nexus-prod-edge"
+  waf_log_group_name        = "aws-waf-logs-nexus-prod-edge"
+  log_retention_days        = 90
 }
 
 ################################################################################

@@ -82,6 +82,9 @@ module "security_groups" {
   vpc_id                  = data.aws_vpc.this.id
   alb_security_group_name = "nexus-staging-alb"
 
+  # True once no host's DNS points at the load balancer directly (`dns`).
+  load_balancer_behind_cloudfront_only = true
+
   services = {
     "api-gateway" = {
       security_group_name = "nexus-staging-api-gateway"
@@ -330,12 +333,43 @@ module "alb" {
   paging_topic_arn        = module.cluster.paging_topic_arn
 
   dns_records = {
-    "admin.staging.nexus.com"   = "alb"
-    "api.staging.nexus.com"     = "alb"
-    "app.staging.nexus.com"     = "alb"
-    "brand.staging.nexus.com"   = "alb"
-    "creator.staging.nexus.com" = "alb"
+    "admin.staging.nexus.com"   = "edge"
+    "api.staging.nexus.com"     = "edge"
+    "app.staging.nexus.com"     = "edge"
+    "brand.staging.nexus.com"   = "edge"
+    "creator.staging.nexus.com" = "edge"
   }
+
+  # CloudFront in front (module.edge below).
+  edge_alias = {
+    name    = module.edge.domain_name
+    zone_id = module.edge.hosted_zone_id
+  }
+  origin_host               = "origin.staging.nexus.com"
+  origin_verify_secret_name = "nexus/staging/edge/origin-verify"
+}
+
+################################################################################
+# CloudFront edge and its WAF (design 1.1); the WAF lives in us-east-1
+################################################################################
+
+module "edge" {
+  source = "../../modules/edge"
+
+  providers = {
+    aws           = aws
+    aws.us_east_1 = aws.us_east_1
+  }
+
+  name                      = "nexus-staging"
+  aliases                   = ["admin.staging.nexus.com", "api.staging.nexus.com", "app.staging.nexus.com", "brand.staging.nexus.com", "creator.staging.nexus.com"]
+  origin_host               = "origin.staging.nexus.com"
+  certificate_domain        = "*.staging.nexus.com"
+  origin_verify_secret_name = "nexus/staging/edge/origin-verify"
+  price_class               = "PriceClass_100"
+  web_acl_name              = "nexus-staging-edge"
+  waf_log_group_name        = "aws-waf-logs-nexus-staging-edge"
+  log_retention_days        = 30
 }
 
 ################################################################################

@@ -32,3 +32,17 @@ provider "aws" {
     }
   }
 }
+
+# CloudFront's certificate and WAF exist only in us-east-1.
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = {
+      "Environment" = "staging"
+      "ManagedBy"   = "terraform"
+      "Platform"    = "nexus"
+    }
+  }
+}
