@@ -60,6 +60,23 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Sidecar:
+    """Another container in the service's task."""
+
+    name: str
+    image: str
+    port: int | None
+    essential: bool
+    depends_on: tuple[tuple[str, str], ...]  # (container, condition)
+    run_before_service: str | None  # condition the service's container waits for
+    command: tuple[str, ...] | None
+    environment: tuple[tuple[str, str], ...]
+    cpu: int | None
+    memory: int | None
+    log_router: bool
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     short_name: str
@@ -79,6 +96,7 @@ class Service:
     health_check_command: tuple[str, ...] | None  # exec form; None: wget of health_check_path
     health_check_grace_period: int
     ephemeral_storage_gib: int | None
+    sidecars: tuple[Sidecar, ...]
     scratch_volumes: tuple[tuple[str, str], ...]  # (task volume name, container path)
     routes: tuple[Route, ...]
     secrets: tuple[tuple[str, str], ...]
@@ -97,6 +115,16 @@ class Service:
     @property
     def readonly_root_filesystem(self) -> bool:
         return self.writable_root_filesystem_reason is None
+
+    @property
+    def service_depends_on(self) -> tuple[tuple[str, str], ...]:
+        """(sidecar, condition) the service's own container waits for."""
+        return tuple((sidecar.name, sidecar.run_before_service or "START") for sidecar in self.sidecars
+                     if sidecar.run_before_service or sidecar.log_router)
+
+    @property
+    def log_router(self) -> str | None:
+        return next((sidecar.name for sidecar in self.sidecars if sidecar.log_router), None)
 
     @property
     def container_health_check(self) -> tuple[str, ...] | None:
@@ -345,6 +373,22 @@ def _build_service(
         health_check_command=tuple(raw["health_check"]["command"]) if "command" in raw.get("health_check", {}) else None,
         health_check_grace_period=raw.get("health_check", {}).get("grace_period_seconds", DEFAULT_HEALTH_CHECK_GRACE_SECONDS),
         ephemeral_storage_gib=raw.get("ephemeral_storage_gib"),
+        sidecars=tuple(
+            Sidecar(
+                name=sidecar_name,
+                image=sidecar["image"],
+                port=sidecar.get("port"),
+                essential=sidecar.get("essential", False),
+                depends_on=tuple(sorted(sidecar.get("depends_on", {}).items())),
+                run_before_service=sidecar.get("run_before_service"),
+                command=tuple(sidecar["command"]) if "command" in sidecar else None,
+                environment=tuple(sorted(sidecar.get("environment", {}).items())),
+                cpu=sidecar.get("cpu"),
+                memory=sidecar.get("memory"),
+                log_router=sidecar.get("log_router", False),
+            )
+            for sidecar_name, sidecar in raw.get("sidecars", {}).items()
+        ),
         scratch_volumes=tuple(sorted((scratch_volume_name(path), path)
                                      for path in raw.get("scratch_paths", DEFAULT_SCRATCH_PATHS))),
         routes=tuple(

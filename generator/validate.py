@@ -584,6 +584,7 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
                                  f"Fargate Spot does not run ARM64 tasks, and {service.name!r}'s group "
                                  f"{service.group!r} puts part of it on Spot; use a group with spot_percentage 0 "
                                  "or X86_64")
+        yield from _sidecar_problems(loaded, service)
         volume_paths: dict[str, str] = {}
         for volume_name, path in service.scratch_volumes:
             if volume_name in volume_paths:
@@ -591,6 +592,38 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
                                      f"{path} and {volume_paths[volume_name]} would share the task volume "
                                      f"{volume_name!r} (volume names keep only letters, digits, - and _); rename one")
             volume_paths[volume_name] = path
+
+
+def _sidecar_problems(loaded: LoadedCatalog, service: Any) -> Iterator[Problem]:
+    """What ECS would refuse in a task's container list (RegisterTaskDefinition)."""
+    where = (*service.source, "sidecars")
+    containers = {service.name, *(sidecar.name for sidecar in service.sidecars)}
+    ports = {service.port} if service.port else set()
+    for sidecar in service.sidecars:
+        here = (*where, sidecar.name)
+        if sidecar.name == service.name:
+            yield loaded.problem(here, "a sidecar cannot have the service's own name (container names are unique)")
+        for container in dict(sidecar.depends_on):
+            if container not in containers or container == sidecar.name:
+                yield loaded.problem((*here, "depends_on", container),
+                                     f"no other container named {container!r} in the task; known: {', '.join(sorted(containers))}")
+        if sidecar.port is not None:
+            if sidecar.port in ports:
+                yield loaded.problem((*here, "port"), f"port {sidecar.port} is already used in this task (awsvpc tasks "
+                                                      "share one network namespace)")
+            ports.add(sidecar.port)
+        tag = sidecar.image.rsplit(":", 1)[-1] if "@" not in sidecar.image else ""
+        if tag in MOVING_TAGS:
+            yield loaded.problem((*here, "image"), f"{tag!r} is a moving tag; pin the sidecar to a version or digest")
+        if sidecar.run_before_service and service.name in dict(sidecar.depends_on):
+            yield loaded.problem(here, "the sidecar waits for the service and the service waits for it: a start cycle")
+    if sum(1 for sidecar in service.sidecars if sidecar.log_router) > 1:
+        yield loaded.problem(where, "a task has at most one log router")
+    cpu = sum(sidecar.cpu or 0 for sidecar in service.sidecars)
+    memory = sum(sidecar.memory or 0 for sidecar in service.sidecars)
+    if cpu >= service.sizing.cpu or memory >= service.sizing.memory:
+        yield loaded.problem(where, f"the sidecars reserve {cpu} CPU units and {memory} MiB of the task's "
+                                    f"{service.sizing.cpu} and {service.sizing.memory}; leave room for the service's container")
 
 
 def _certificate_covers(name: str, host: str) -> bool:

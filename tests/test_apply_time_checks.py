@@ -72,6 +72,26 @@ CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "ephemeral storage below Fargate's 21 GiB": (
         lambda d: d["services"]["ledger"].update(ephemeral_storage_gib=20),
         "services.ledger.ephemeral_storage_gib", "at least 21"),
+    "sidecar named like its service": (
+        lambda d: d["services"]["ledger"].update(sidecars={"ledger": {"image": "public.ecr.aws/x/y:1.0"}}),
+        "services.ledger.sidecars.ledger", "service's own name"),
+    "sidecar waiting for a container that does not exist": (
+        lambda d: d["services"]["ledger"].update(sidecars={"proxy": {"image": "public.ecr.aws/x/y:1.0",
+                                                                     "depends_on": {"ghost": "START"}}}),
+        "services.ledger.sidecars.proxy.depends_on.ghost", "no other container named 'ghost'"),
+    "sidecar on the service's port": (
+        lambda d: d["services"]["ledger"].update(sidecars={"proxy": {"image": "public.ecr.aws/x/y:1.0", "port": 9000}}),
+        "services.ledger.sidecars.proxy.port", "port 9000 is already used"),
+    "sidecar on a moving tag": (
+        lambda d: d["services"]["ledger"].update(sidecars={"proxy": {"image": "public.ecr.aws/x/y:latest"}}),
+        "services.ledger.sidecars.proxy.image", "moving tag"),
+    "two log routers": (
+        lambda d: d["services"]["ledger"].update(sidecars={"a": {"image": "public.ecr.aws/x/y:1.0", "log_router": True},
+                                                           "b": {"image": "public.ecr.aws/x/y:1.0", "log_router": True}}),
+        "services.ledger.sidecars", "at most one log router"),
+    "sidecars that take the whole task": (
+        lambda d: d["services"]["ledger"].update(sidecars={"a": {"image": "public.ecr.aws/x/y:1.0", "memory": 1024}}),
+        "services.ledger.sidecars", "leave room for the service's container"),
     "moving image tag": (lambda d: d["environments"]["live"].update(image_tag="latest"),
                          "environments.live.image_tag", "moving tag"),
 }

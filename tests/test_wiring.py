@@ -324,3 +324,22 @@ def test_architecture_command_health_check_and_storage_reach_the_module(case: tu
                     if key in service)
     if "reindexer" in data["services"]:
         assert len(seen) == 5, f"the orbit fixture must exercise every field: saw {sorted(seen)}"
+
+
+def test_sidecars_reach_the_module_as_the_catalog_says(case: tuple[dict[str, Any], Path]) -> None:
+    data, out = case
+    seen = 0
+    for _, _, name, service, scope in _each_service(data, out):
+        written = service.get("sidecars", {})
+        got = {sidecar["name"]: sidecar for sidecar in scope["var"].get("sidecars", [])}
+        assert list(got) == list(written), name
+        for sidecar_name, sidecar in written.items():
+            module = got[sidecar_name]
+            assert module["image"] == sidecar["image"] and module["essential"] == sidecar.get("essential", False)
+            for key in ("port", "run_before_service", "command", "cpu", "memory"):
+                assert module.get(key) == sidecar.get(key), (name, sidecar_name, key)
+            assert module.get("log_router", False) == sidecar.get("log_router", False)
+            assert module.get("depends_on", {}) == sidecar.get("depends_on", {})
+            seen += 1
+    if "reindexer" in data["services"]:
+        assert seen >= 2, "the orbit fixture has sidecars; the test must see them"

@@ -116,7 +116,7 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
             assert f":secret:{secret_name}-" in secrets[var], (svc.name, var)
         assert {e["name"]: e["value"] for e in container.get("environment", [])} == dict(svc.environment)
         options = container["logConfiguration"]["options"]
-        assert container["logConfiguration"]["logDriver"] == "awslogs" and options["awslogs-group"] == svc.names.log_group
+        assert options.get("awslogs-group", options.get("log_group_name")) == svc.names.log_group
         health_path = expected_health_path(raw, written)
         if health_path and "command" not in written.get("health_check", {}):
             assert f"localhost:{written['port']}{health_path} " in " ".join(container["healthCheck"]["command"])
@@ -129,6 +129,19 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
         if "healthCheck" in container:
             assert container["healthCheck"]["startPeriod"] == written.get("health_check", {}).get("grace_period_seconds", 60)
         assert task.get("ephemeralStorage", {}).get("sizeInGiB") == written.get("ephemeral_storage_gib"), svc.name
+        # Sidecars after the service's container, as the catalog lists them; a log router gets FireLens.
+        sidecars = written.get("sidecars", {})
+        others = task["containerDefinitions"][1:]
+        assert [(c["name"], c["image"]) for c in others] == [(n, s["image"]) for n, s in sidecars.items()], svc.name
+        for other in others:
+            spec = sidecars[other["name"]]
+            assert ("firelensConfiguration" in other) is spec.get("log_router", False), other["name"]
+            assert other.get("essential") is spec.get("essential", False)
+        waits = {(d["containerName"], d["condition"]) for d in container.get("dependsOn", [])}
+        assert waits == {(n, s.get("run_before_service", "START")) for n, s in sidecars.items()
+                         if s.get("run_before_service") or s.get("log_router")}, (svc.name, waits)
+        router = any(s.get("log_router") for s in sidecars.values())
+        assert container["logConfiguration"]["logDriver"] == ("awsfirelens" if router else "awslogs"), svc.name
         # Read-only root filesystem unless the catalog gives a reason; the scratch paths are writable volumes.
         assert container.get("readonlyRootFilesystem", False) is ("writable_root_filesystem" not in written), svc.name
         volumes = {v["name"] for v in task.get("volumes", [])}

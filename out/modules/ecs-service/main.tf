@@ -18,7 +18,17 @@ locals {
       readonlyRootFilesystem = var.readonly_root_filesystem
       mountPoints            = [for name in sort(keys(var.scratch_volumes)) : { sourceVolume = name, containerPath = var.scratch_volumes[name], readOnly = false }]
 
-      logConfiguration = {
+      # Through the FireLens log router when the task has one, else straight to CloudWatch Logs.
+      logConfiguration = local.log_router != null ? {
+        logDriver = "awsfirelens"
+        options = {
+          Name              = "cloudwatch_logs"
+          region            = data.aws_region.current.name
+          log_group_name    = aws_cloudwatch_log_group.this.name
+          log_stream_prefix = "ecs/"
+          auto_create_group = "false"
+        }
+        } : {
         logDriver = "awslogs"
         options = {
           "awslogs-group"         = aws_cloudwatch_log_group.this.name
@@ -27,6 +37,7 @@ locals {
         }
       }
     },
+    length(local.service_depends_on) > 0 ? { dependsOn = local.service_depends_on } : {},
     local.has_port ? {
       # The port mapping's name is what Service Connect refers to.
       portMappings = [{ name = var.name, containerPort = var.container_port, protocol = "tcp", appProtocol = "http" }]
@@ -43,6 +54,41 @@ locals {
     var.command != null ? { command = var.command } : {},
     var.entry_point != null ? { entryPoint = var.entry_point } : {},
   )
+
+  log_router = one([for sidecar in var.sidecars : sidecar.name if sidecar.log_router])
+  service_depends_on = [
+    for sidecar in var.sidecars : { containerName = sidecar.name, condition = coalesce(sidecar.run_before_service, "START") }
+    if sidecar.run_before_service != null || sidecar.log_router
+  ]
+
+  # The other containers of the task; each logs to the service's log group
+  # under its own stream prefix.
+  sidecar_definitions = [
+    for sidecar in var.sidecars : merge(
+      {
+        name                   = sidecar.name
+        image                  = sidecar.image
+        essential              = sidecar.essential
+        environment            = [for name in sort(keys(sidecar.environment)) : { name = name, value = sidecar.environment[name] }]
+        readonlyRootFilesystem = var.readonly_root_filesystem
+        mountPoints            = [for name in sort(keys(var.scratch_volumes)) : { sourceVolume = name, containerPath = var.scratch_volumes[name], readOnly = false }]
+        logConfiguration = {
+          logDriver = "awslogs"
+          options = {
+            "awslogs-group"         = aws_cloudwatch_log_group.this.name
+            "awslogs-region"        = data.aws_region.current.name
+            "awslogs-stream-prefix" = sidecar.name
+          }
+        }
+      },
+      sidecar.port != null ? { portMappings = [{ containerPort = sidecar.port, protocol = "tcp" }] } : {},
+      length(sidecar.depends_on) > 0 ? { dependsOn = [for name in sort(keys(sidecar.depends_on)) : { containerName = name, condition = sidecar.depends_on[name] }] } : {},
+      sidecar.command != null ? { command = sidecar.command } : {},
+      sidecar.cpu != null ? { cpu = sidecar.cpu } : {},
+      sidecar.memory != null ? { memory = sidecar.memory } : {},
+      sidecar.log_router ? { firelensConfiguration = { type = "fluentbit" } } : {},
+    )
+  ]
 
   # An HTTP GET of the health-check path unless the caller gives a command
   # (images without wget, gRPC services).
@@ -111,6 +157,7 @@ resource "terraform_data" "task_shape" {
     execution_role_arn = var.execution_role_arn
     task_role_arn      = var.task_role_arn
     container          = jsonencode(local.container_shape)
+    sidecars           = jsonencode(local.sidecar_definitions)
     scratch_volumes    = var.scratch_volumes
     cpu_architecture   = var.cpu_architecture
     ephemeral_storage  = var.ephemeral_storage_gib
@@ -132,7 +179,10 @@ resource "aws_ecs_task_definition" "this" {
   execution_role_arn       = var.execution_role_arn
   task_role_arn            = var.task_role_arn
 
-  container_definitions = jsonencode([merge(local.container_shape, { image = aws_ssm_parameter.image.insecure_value })])
+  container_definitions = jsonencode(concat(
+    [merge(local.container_shape, { image = aws_ssm_parameter.image.insecure_value })],
+    local.sidecar_definitions,
+  ))
 
   # Fargate task storage: a volume without a host path or file system is an
   # empty directory on the task's ephemeral storage.

@@ -161,6 +161,29 @@ variable "entry_point" {
   default     = null
 }
 
+variable "sidecars" {
+  description = "Other containers of the task: image, optional port, whether essential, start order (`depends_on`, `run_before_service`), command, environment, cpu/memory, and whether it is the FireLens log router."
+  type = list(object({
+    name               = string
+    image              = string
+    port               = optional(number)
+    essential          = optional(bool, false)
+    depends_on         = optional(map(string), {})
+    run_before_service = optional(string)
+    command            = optional(list(string))
+    environment        = optional(map(string), {})
+    cpu                = optional(number)
+    memory             = optional(number)
+    log_router         = optional(bool, false)
+  }))
+  default = []
+
+  validation {
+    condition     = length([for sidecar in var.sidecars : sidecar if sidecar.log_router]) <= 1
+    error_message = "A task has at most one log router."
+  }
+}
+
 variable "ephemeral_storage_gib" {
   description = "Task storage in GiB (21-200); `null` for Fargate's default 20 GiB."
   type        = number
