@@ -331,14 +331,14 @@ class _Importer:
             service["description"] = str(description)[:200]
         registry, repository, tag = split_image(str(main.get("image", "")))
         images.append((registry, repository, tag, workload))
+        sidecars: dict[str, dict[str, Any]] = {}
+        for index, container in enumerate(pod.get("initContainers", []) or []):
+            self._sidecar(workload, f"spec.template.spec.initContainers[{index}]", container, sidecars, init=True)
         for index, container in enumerate(containers):
             if index != main_index:
-                self.note(workload, f"spec.template.spec.containers[{index}]",
-                          f"sidecar {container.get('name')!r} ({container.get('image')}) not mapped: the catalog has "
-                          "no sidecars yet; its resources are counted in the task size")
-        for index, container in enumerate(pod.get("initContainers", [])):
-            self.note(workload, f"spec.template.spec.initContainers[{index}]",
-                      f"init container {container.get('name')!r} not mapped: run it as part of the image's entry point")
+                self._sidecar(workload, f"spec.template.spec.containers[{index}]", container, sidecars, init=False)
+        if sidecars:
+            service["sidecars"] = sidecars
         if workload.kind == "StatefulSet":
             self.note(workload, "kind", "StatefulSet imported as a service: stable pod names and per-pod volumes "
                                         "do not exist on ECS")
@@ -357,6 +357,38 @@ class _Importer:
         self._architecture(workload, pod, service)
         self._volumes(workload, pod, main, base, service)
         return service
+
+    def _sidecar(self, workload: Manifest, where: str, container: dict[str, Any], sidecars: dict[str, dict[str, Any]],
+                 init: bool) -> None:
+        """Another container of the pod -> a sidecar; an init container -> one the service waits for (SUCCESS)."""
+        name = identifier(str(container.get("name", "sidecar")))
+        registry, repository, tag = split_image(str(container.get("image", "")))
+        if tag in ("latest", "stable", "main", "master", "release", "current") or "@" in tag:
+            self.note(workload, f"{where}.image", f"{container.get('image')} has no pinned version; sidecar {name!r} "
+                                                  "not mapped: pin a tag and add it under `sidecars`")
+            return
+        sidecar: dict[str, Any] = {"image": f"{registry}/{repository}:{tag}"}
+        ports = container.get("ports", []) or []
+        if ports:
+            sidecar["port"] = int(ports[0]["containerPort"])
+        if init:
+            sidecar["run_before_service"] = "SUCCESS"
+        elif re.search(r"fluent-?bit|fluentd", repository):
+            sidecar["log_router"] = True
+            self.note(workload, f"{where}.image", f"{repository} taken for a FireLens log router (a guess): the "
+                                                  "service's logs go through it")
+        command = [*(container.get("command") or []), *(container.get("args") or [])]
+        if command:
+            sidecar["command"] = [str(part) for part in command]
+        environment: dict[str, str] = {}
+        for index, variable in enumerate(container.get("env", []) or []):
+            if "value" in variable and re.fullmatch(r"[A-Z_][A-Z0-9_]*", str(variable.get("name", ""))):
+                self._plain(workload, f"{where}.env[{index}]", str(variable["name"]), str(variable["value"]), environment)
+            else:
+                self.note(workload, f"{where}.env[{index}]", "only plain values are imported for sidecars")
+        if environment:
+            sidecar["environment"] = environment
+        sidecars[name] = sidecar
 
     def _probe(self, workload: Manifest, main: dict[str, Any], base: str, ports: list[dict[str, Any]],
                service: dict[str, Any]) -> None:

@@ -193,13 +193,17 @@ def test_the_catalog_carries_the_set_specific_facts(imported: dict[str, Any]) ->
         assert content["command"] == ["--port", "3010", "--cache-dir", "/var/cache/content"]
         assert content["scratch_paths"] == ["/tmp", "/var/cache/content"]
         assert content["health_check"]["grace_period_seconds"] == 150  # startupProbe 30 x 5 s
-        assert "sidecar 'log-router'" in imported["output"]
+        assert content["sidecars"] == {"log-router": {"image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.0",
+                                                      "log_router": True}}
     else:
         checkout = services["checkout"]
         assert checkout["cpu_architecture"] == "ARM64" and "cpu_architecture" not in services["payments"]
         assert checkout["entry_point"] == ["/usr/local/bin/checkout"] and checkout["command"] == ["serve", "--listen=:7000"]
         assert checkout["health_check"] == {"command": ["/usr/local/bin/checkout", "health"], "grace_period_seconds": 300}
         assert checkout["calls"] == ["payments"] and "PAYMENTS_URL" in imported["output"]
+        assert checkout["sidecars"] == {"migrate": {"image": "ghcr.io/shopco/checkout-migrations:v4.2.1",
+                                                    "run_before_service": "SUCCESS", "command": ["up"]}}
+        assert services["payments"]["sidecars"]["statsd-exporter"]["port"] == 9102
 
 
 def test_the_imported_catalog_renders_and_terraform_validates(imported: dict[str, Any], tmp_path: Path,
