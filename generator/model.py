@@ -137,6 +137,25 @@ class Service:
 
 
 @dataclass(frozen=True)
+class ScheduledTask:
+    """A task EventBridge Scheduler runs on a schedule (a Kubernetes CronJob)."""
+
+    name: str
+    description: str
+    schedule: str
+    timezone: str
+    image_repository: str
+    cpu: int
+    memory: int
+    cpu_architecture: str
+    command: tuple[str, ...] | None
+    entry_point: tuple[str, ...] | None
+    environment: tuple[tuple[str, str], ...]
+    secrets: tuple[tuple[str, str], ...]
+    source: CatalogPath
+
+
+@dataclass(frozen=True)
 class Lookup:
     """An existing AWS object (or, for subnets, objects): by id(s), or by tags."""
 
@@ -284,14 +303,16 @@ class Catalog:
     data_store_ports: tuple[tuple[str, int], ...]
     services: tuple[Service, ...]
     environments: tuple[Environment, ...]
+    scheduled_tasks: tuple[ScheduledTask, ...] = ()
 
     def deployment(self, environment: Environment) -> "Deployment":
         return Deployment.build(self, environment)
 
     @property
     def image_repositories(self) -> tuple[str, ...]:
-        """ECR repositories of the services (several services may share one)."""
-        return tuple(sorted({service.image_repository for service in self.services}))
+        """ECR repositories of the services and scheduled tasks (several may share one)."""
+        return tuple(sorted({service.image_repository for service in self.services}
+                            | {task.image_repository for task in self.scheduled_tasks}))
 
     def environment_named(self, name: str) -> Environment | None:
         return next((environment for environment in self.environments if environment.name == name), None)
@@ -335,6 +356,24 @@ def build_catalog(data: dict[str, Any], file: str) -> Catalog:
         data_store_ports=tuple((name, raw["port"]) for name, raw in data["data_stores"].items()),
         services=services,
         environments=environments,
+        scheduled_tasks=tuple(
+            ScheduledTask(
+                name=name,
+                description=raw.get("description", ""),
+                schedule=raw["schedule"],
+                timezone=raw.get("timezone", "UTC"),
+                image_repository=raw.get("image_repository", f"{platform.name}/{name}"),
+                cpu=raw.get("cpu", 256),
+                memory=raw.get("memory", 512),
+                cpu_architecture=raw.get("cpu_architecture", "X86_64"),
+                command=tuple(raw["command"]) if "command" in raw else None,
+                entry_point=tuple(raw["entry_point"]) if "entry_point" in raw else None,
+                environment=tuple(sorted(raw.get("environment", {}).items())),
+                secrets=tuple(sorted(raw.get("secrets", {}).items())),
+                source=("scheduled_tasks", name),
+            )
+            for name, raw in data.get("scheduled_tasks", {}).items()
+        ),
     )
 
 
@@ -559,6 +598,25 @@ class DeployedService:
 
 
 @dataclass(frozen=True)
+class DeployedScheduledTask:
+    task: ScheduledTask
+    names: ServiceNames
+    image: str
+    image_repository_arn: str
+    secrets: tuple[tuple[str, str], ...]
+    environment: tuple[tuple[str, str], ...]
+
+    @property
+    def module_name(self) -> str:
+        """Terraform module label: `scheduled_<name with underscores>`."""
+        return "scheduled_" + self.task.name.replace("-", "_")
+
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        return tuple(secret for _, secret in self.secrets)
+
+
+@dataclass(frozen=True)
 class Deployment:
     """One environment of the catalog: what its root module wires together."""
 
@@ -567,6 +625,23 @@ class Deployment:
     names: EnvironmentNames
     services: tuple[DeployedService, ...]
     legacy_routes: tuple[LegacyRoute, ...]
+
+    @property
+    def scheduled_tasks(self) -> tuple["DeployedScheduledTask", ...]:
+        """Scheduled tasks run on ECS in every environment (a CronJob has no traffic to migrate)."""
+        env, platform = self.environment, self.platform
+        return tuple(
+            DeployedScheduledTask(
+                task=task,
+                names=self.names.service(task.name, task.name),
+                image=f"{platform.image_registry}/{task.image_repository}:{env.image_tag}",
+                image_repository_arn=(f"arn:aws:ecr:{platform.registry_region}:{platform.registry_account}:"
+                                      f"repository/{task.image_repository}"),
+                secrets=tuple((var, env.secret_prefix + secret) for var, secret in task.secrets),
+                environment=tuple(sorted({**dict(env.environment), **dict(task.environment)}.items())),
+            )
+            for task in self.catalog.scheduled_tasks
+        )
 
     @property
     def platform(self) -> Platform:

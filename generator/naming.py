@@ -176,6 +176,14 @@ class ServiceNames:
         return f"{self.env.prefix}-{self.service}-task"
 
     @property
+    def schedule(self) -> str:
+        return f"{self.env.prefix}-{self.service}"
+
+    @property
+    def scheduler_role(self) -> str:
+        return f"{self.env.prefix}-{self.service}-schedule"
+
+    @property
     def cpu_high_alarm(self) -> str:
         return f"{self.env.prefix}-{self.service}-cpu-high"
 

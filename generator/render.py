@@ -21,7 +21,7 @@ from generator.naming import SharedNames
 from generator.paths import TEMPLATES_DIR
 from generator.workflows import WORKFLOWS_DIR, plan_workflows
 
-MODULES = ("alb", "ecs-cluster", "ecs-service", "edge", "iam", "security-groups")
+MODULES = ("alb", "ecs-cluster", "ecs-service", "edge", "iam", "scheduled-task", "security-groups")
 # Modules that need more than the one default provider have their own versions.tf.
 MODULES_WITH_OWN_VERSIONS = ("edge",)
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf")
@@ -111,6 +111,8 @@ MODULE_PURPOSES = {
     "edge": "CloudFront in front of the load balancer (design 1.1): TLS to the origin, the secret origin header, "
             "and a CLOUDFRONT-scope WAF web ACL with its logs in us-east-1.",
     "iam": "Execution and task roles per service (design 7.2) and the CI/CD deploy role (OIDC or IAM principals).",
+    "scheduled-task": "A task EventBridge Scheduler runs on a cron or rate expression (a Kubernetes CronJob): task "
+                      "definition, its execution, task and scheduler roles, security group, log group and schedule.",
     "security-groups": "Security groups (design 7.1): ALB, one per service, and the rules to the existing data stores.",
 }
 

@@ -288,6 +288,7 @@ def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
 def model_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
     yield from _migration_problems(loaded, catalog)
     yield from _apply_time_problems(loaded, catalog)
+    yield from _scheduled_task_problems(loaded, catalog)
     yield from _sizing_problems(loaded, catalog)
     yield from _service_connect_problems(loaded, catalog)
     yield from _variable_problems(loaded, catalog)
@@ -592,6 +593,17 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
                                      f"{path} and {volume_paths[volume_name]} would share the task volume "
                                      f"{volume_name!r} (volume names keep only letters, digits, - and _); rename one")
             volume_paths[volume_name] = path
+
+
+def _scheduled_task_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
+    services = {service.name for service in catalog.services}
+    for task in catalog.scheduled_tasks:
+        if task.name in services:
+            yield loaded.problem(task.source, f"{task.name!r} is also a service; task families, roles and log groups "
+                                              "would collide: rename one")
+        problem = fargate_memory_problem(task.cpu, task.memory)
+        if problem:
+            yield loaded.problem((*task.source, "memory"), problem)
 
 
 def _sidecar_problems(loaded: LoadedCatalog, service: Any) -> Iterator[Problem]:

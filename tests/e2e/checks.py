@@ -192,6 +192,7 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
 
     facts += _assert_security_groups(world, deployment, tasks_sg_ids)
     facts += assert_edge(url, deployment)
+    facts += assert_scheduled_tasks(url, deployment)
     facts += _assert_iam(world, deployment)
 
     log_groups = {g["logGroupName"]: g for g in world.logs.describe_log_groups(logGroupNamePrefix=f"/ecs/{names.prefix}/")["logGroups"]}
@@ -231,6 +232,31 @@ def _condition_values(condition: dict[str, Any]) -> list[str]:
         if key in condition:
             return condition[key]["Values"]
     return condition.get("Values", [])
+
+
+def assert_scheduled_tasks(url: str, deployment: Deployment) -> int:
+    """Each scheduled task of the catalog file: its schedule, and the task definition the schedule runs."""
+    raw = raw_catalog(deployment.catalog.file)
+    world, names, facts = World(url, deployment.platform.region), deployment.names, 0
+    cluster_arn = world.ecs.describe_clusters(clusters=[names.cluster])["clusters"][0]["clusterArn"]
+    listed = {s["Name"] for s in world.scheduler.list_schedules()["Schedules"]}
+    wanted = {f"{names.prefix}-{name}" for name in raw.get("scheduled_tasks", {})}
+    assert listed == wanted, (listed, wanted)
+    for name, written in raw.get("scheduled_tasks", {}).items():
+        schedule = world.scheduler.get_schedule(Name=f"{names.prefix}-{name}")
+        assert schedule["ScheduleExpression"] == written["schedule"]
+        assert schedule.get("ScheduleExpressionTimezone", "UTC") == written.get("timezone", "UTC")
+        target = schedule["Target"]
+        family = f"{raw['platform']['name']}-{name}-{deployment.environment.name}"
+        assert target["Arn"] == cluster_arn and target["EcsParameters"]["LaunchType"] == "FARGATE"
+        assert target["EcsParameters"]["TaskDefinitionArn"].endswith(f":task-definition/{family}"), target
+        definition = world.ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+        container = definition["containerDefinitions"][0]
+        assert (int(definition["cpu"]), int(definition["memory"])) == (written.get("cpu", 256), written.get("memory", 512))
+        assert container.get("command") == written.get("command")
+        assert sorted(s["name"] for s in container.get("secrets", [])) == sorted(written.get("secrets", {}))
+        facts += 7
+    return facts
 
 
 def host_names(raw: dict[str, Any], env_name: str) -> list[str]:
@@ -424,6 +450,7 @@ def assert_nothing_left(url: str, deployment: Deployment, kept_log_groups: froze
     # retention ends. Everything else under the environment's prefix must be gone.
     left = [g["logGroupName"] for g in world.logs.describe_log_groups(logGroupNamePrefix=f"/ecs/{names.prefix}/")["logGroups"]]
     kept = {f"/ecs/{names.prefix}/{svc.name}" for svc in deployment.services}
+    kept |= {f"/ecs/{names.prefix}/{task.task.name}" for task in deployment.scheduled_tasks}
     assert set(left) - kept <= kept_log_groups, f"log groups left that should be gone: {sorted(set(left) - kept)}"
     assert kept <= set(left), f"service log groups deleted by destroy: {sorted(kept - set(left))}"
     for group in left:
@@ -431,6 +458,7 @@ def assert_nothing_left(url: str, deployment: Deployment, kept_log_groups: froze
     assert not world.cloudwatch.describe_alarms(AlarmNamePrefix=names.prefix)["MetricAlarms"]
     assert not world.sns.list_topics()["Topics"]
     assert not world.wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]
+    assert not world.scheduler.list_schedules()["Schedules"]
     edge_world = World(url, EDGE_REGION)
     assert not edge_world.cloudfront.list_distributions()["DistributionList"].get("Items")
     assert not edge_world.wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]

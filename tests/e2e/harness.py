@@ -29,7 +29,7 @@ from generator.model import Deployment
 HERE = Path(__file__).resolve().parent
 ENDPOINT_SERVICES = (
     "acm", "appautoscaling", "cloudwatch", "ec2", "ecr", "ecs", "elbv2", "iam", "kms", "logs", "route53",
-    "s3", "secretsmanager", "servicediscovery", "sns", "ssm", "sts", "wafv2", "cloudfront",
+    "s3", "scheduler", "secretsmanager", "servicediscovery", "sns", "ssm", "sts", "wafv2", "cloudfront",
 )
 EDGE_REGION = "us-east-1"  # CloudFront's certificate and WAF
 AVAILABILITY_ZONE_LETTERS = ("a", "b", "c")
@@ -131,7 +131,7 @@ def seed_existing_world(url: str, deployment: Deployment) -> None:
         group = ec2.create_security_group(GroupName=f"existing-{store}", Description=f"existing {store}", VpcId=vpc_id)
         ec2.create_tags(Resources=[group["GroupId"]], Tags=_concrete(lookup.tags, "a"))
     secrets = client(url, "secretsmanager", region)
-    for name in sorted({secret for svc in deployment.services for secret in svc.secret_names}):
+    for name in sorted({secret for svc in (*deployment.services, *deployment.scheduled_tasks) for secret in svc.secret_names}):
         secrets.create_secret(Name=name, SecretString="emulator-value")
     secrets.create_secret(Name=env.pagerduty_endpoint_secret, SecretString=pagerduty_endpoint(env.name))
     if env.edge:
