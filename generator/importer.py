@@ -195,6 +195,31 @@ def split_image(image: str) -> tuple[str, str, str]:
     return "docker.io", name if "/" in name else f"library/{name}", tag
 
 
+_CRON_SHORTHANDS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+                    "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *"}
+
+
+def eventbridge_cron(schedule: str) -> str | None:
+    """A Kubernetes (5-field, Sunday = 0) schedule as EventBridge Scheduler's cron(...) (6 fields, Sunday = 1,
+    `?` in day of month or day of week); None when there is no equivalent."""
+    fields = _CRON_SHORTHANDS.get(schedule.strip(), schedule).split()
+    if len(fields) != 5 or not all(re.fullmatch(r"[0-9A-Za-z*/,-]+", field) for field in fields):
+        return None
+    minute, hour, day_of_month, month, day_of_week = fields
+
+    def shift(match: re.Match[str]) -> str:
+        return str(int(match.group(0)) % 7 + 1)
+
+    day_of_week = re.sub(r"\d+", shift, day_of_week)
+    if day_of_week == "*":
+        day_of_week = "?"
+    elif day_of_month == "*":
+        day_of_month = "?"
+    else:
+        day_of_week = "?"
+    return f"cron({minute} {hour} {day_of_month} {month} {day_of_week} *)"
+
+
 def _labels_match(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
     return bool(selector) and all(labels.get(key) == value for key, value in selector.items())
 
@@ -238,10 +263,11 @@ class _Importer:
         self._autoscalers(services)
         self._calls(services, k8s_services)
         domain = self._routes(services, k8s_services)
-        for kind, what in (("CronJob", "scheduled tasks are not in the catalog yet; run it as an EventBridge "
-                                       "schedule of its own for now"),):
-            for manifest in self.by_kind[kind]:
-                self.note(manifest, "spec.schedule", f"not mapped ({manifest.body.get('spec', {}).get('schedule')}): {what}")
+        scheduled_tasks = {}
+        for manifest in sorted(self.by_kind["CronJob"], key=lambda m: m.name):
+            task = self._scheduled_task(manifest, images)
+            if task is not None:
+                scheduled_tasks[identifier(manifest.name)] = task
         for manifest in self.by_kind["ServiceAccount"]:
             role = (manifest.body.get("metadata", {}).get("annotations") or {}).get("eks.amazonaws.com/role-arn")
             if role:
@@ -257,7 +283,8 @@ class _Importer:
                               "push them to your ECR registry (the shared root creates the repositories)")
         tag = tags.most_common(1)[0][0] if tags else "latest"
         for image_registry, repository, image_tag, manifest in images:
-            name = self.service_names[manifest.name]
+            name = self.service_names.get(manifest.name, identifier(manifest.name))
+            target = services.get(name) if manifest.kind in WORKLOAD_KINDS else scheduled_tasks.get(name)
             if image_registry != registry and registries:
                 self.note(manifest, "spec.template.spec.containers[0].image",
                           f"registry {image_registry} differs from the catalog's {registry}; push the image there")
@@ -265,8 +292,8 @@ class _Importer:
                 self.note(manifest, "spec.template.spec.containers[0].image",
                           f"tag {image_tag} differs from the environment's image_tag {tag}; deploy it with "
                           f"`python -m generator deploy --service {name} --image ...`")
-            if repository != f"{self.platform}/{name}":
-                services[name]["image_repository"] = repository
+            if repository != f"{self.platform}/{name}" and target is not None:
+                target["image_repository"] = repository
         region_match = re.search(r"\.ecr\.([a-z0-9-]+)\.amazonaws\.com$", registry)
         region = region_match.group(1) if region_match else "us-east-1"
         if not region_match:
@@ -282,8 +309,52 @@ class _Importer:
             "groups": {"imported": {"spot_percentage": 0, "sizing": "imported"}},
             "data_stores": {},
             "services": services,
+            **({"scheduled_tasks": scheduled_tasks} if scheduled_tasks else {}),
             "environments": {self.environment: self._environment(domain, tag)},
         }
+
+    def _scheduled_task(self, cron: Manifest, images: list[tuple[str, str, str, Manifest]]) -> dict[str, Any] | None:
+        spec = cron.body.get("spec", {}) or {}
+        pod = (((spec.get("jobTemplate", {}) or {}).get("spec", {}) or {}).get("template", {}) or {}).get("spec", {}) or {}
+        containers = pod.get("containers", []) or []
+        if not containers:
+            self.note(cron, "spec.jobTemplate", "no container; not mapped")
+            return None
+        expression = eventbridge_cron(str(spec.get("schedule", "")))
+        if expression is None:
+            self.note(cron, "spec.schedule", f"{spec.get('schedule')!r} has no EventBridge equivalent; not mapped")
+            return None
+        main = containers[0]
+        registry, repository, tag = split_image(str(main.get("image", "")))
+        images.append((registry, repository, tag, cron))
+        task: dict[str, Any] = {"schedule": expression}
+        if spec.get("timeZone"):
+            task["timezone"] = str(spec["timeZone"])
+        else:
+            self.note(cron, "spec.timeZone", "not set (Kubernetes then uses the controller's zone); imported as UTC")
+        if expression.startswith("cron(") and str(spec.get("schedule")).split()[2:3] != ["*"] and \
+                str(spec.get("schedule")).split()[4:5] != ["*"]:
+            self.note(cron, "spec.schedule", "day of month and day of week both set: EventBridge takes one; kept the "
+                                             "day of month")
+        for index in range(1, len(containers)):
+            self.note(cron, f"spec.jobTemplate.spec.template.spec.containers[{index}]", "only the first container is run")
+        if main.get("command"):
+            task["entry_point"] = [str(part) for part in main["command"]]
+        if main.get("args"):
+            task["command"] = [str(part) for part in main["args"]]
+        resources = main.get("resources", {}) or {}
+        requests, limits = resources.get("requests", {}) or {}, resources.get("limits", {}) or {}
+        try:
+            cpu, memory = fargate_size(max(cpu_units(requests.get("cpu", 0)), cpu_units(limits.get("cpu", 0))),
+                                       max(memory_mib(requests.get("memory", 0)), memory_mib(limits.get("memory", 0))))
+            task["cpu"], task["memory"] = cpu, memory
+        except (ValueError, KeyError):
+            self.note(cron, "spec.jobTemplate...resources", "unreadable quantity; smallest Fargate size")
+        base = "spec.jobTemplate.spec.template.spec.containers[0]"
+        holder: dict[str, Any] = {}
+        self._environment_variables(cron, main, base, holder)
+        task.update({key: holder[key] for key in ("environment", "secrets") if key in holder})
+        return task
 
     def _environment(self, domain: str, tag: str) -> dict[str, Any]:
         env = self.environment

@@ -174,8 +174,18 @@ def test_credentials_are_never_copied_and_the_rest_is_reported(imported: dict[st
         if doc["kind"] not in known:
             reported = f"{doc['kind']}/{doc['metadata']['name']} kind: {doc['kind']} is not imported"
             assert reported in imported["output"] and reported in imported["text"]
+    tasks = imported["catalog"].get("scheduled_tasks", {})
     for cron in of_kind(imported["docs"], "CronJob"):
-        assert f"CronJob/{cron['metadata']['name']} spec.schedule: not mapped ({cron['spec']['schedule']})" in imported["output"]
+        # Written out from the two cron dialects' docs: Kubernetes 5 fields with Sunday = 0, EventBridge
+        # 6 fields with Sunday = 1 and `?` in one of the day fields.
+        expected = {"0 3 * * *": "cron(0 3 * * ? *)", "30 2 * * 1-5": "cron(30 2 ? * 2-6 *)"}[cron["spec"]["schedule"]]
+        task = tasks[cron["metadata"]["name"]]
+        assert task["schedule"] == expected
+        assert task.get("timezone", "UTC") == cron["spec"].get("timeZone", "UTC")
+        container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        assert task.get("command") == container.get("args")
+        requests = container.get("resources", {}).get("requests", {})
+        assert task["cpu"] >= _cpu(requests.get("cpu")) and task["memory"] >= _mib(requests.get("memory"))
     # Every report names the manifest's file and line.
     lines = [line for line in imported["output"].splitlines() if line.startswith("review: ") and "(catalog)" not in line]
     assert lines and all(".yaml:" in line for line in lines), lines
@@ -244,3 +254,19 @@ def test_the_committed_imported_catalog_is_what_import_writes(tmp_path: Path, cl
     assert cli("import", "--platform", "shop", "--env", "prod", "--out", out, source).exit_code == 0
     committed = FIXTURES / "shop-kubectl" / "catalog.yaml"
     assert out.read_text() == committed.read_text(), "refresh it with: make golden"
+
+
+@pytest.mark.parametrize("kubernetes, eventbridge", [
+    ("0 3 * * *", "cron(0 3 * * ? *)"),
+    ("*/15 * * * *", "cron(*/15 * * * ? *)"),
+    ("0 9 * * 0", "cron(0 9 ? * 1 *)"),        # Sunday is 0 in Kubernetes, 1 in EventBridge
+    ("0 9 * * 6", "cron(0 9 ? * 7 *)"),
+    ("0 0 1 * *", "cron(0 0 1 * ? *)"),
+    ("@weekly", "cron(0 0 ? * 1 *)"),
+    ("0 0 1 * MON", "cron(0 0 1 * ? *)"),     # both day fields: EventBridge takes one (reported)
+    ("not a schedule", None),
+])
+def test_kubernetes_schedules_become_eventbridge_expressions(kubernetes: str, eventbridge: str | None) -> None:
+    from generator.importer import eventbridge_cron
+
+    assert eventbridge_cron(kubernetes) == eventbridge
