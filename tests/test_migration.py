@@ -47,7 +47,8 @@ def problems(tmp_path: Path, data: dict[str, Any]) -> list[str]:
 
 
 def live_modules(out: Path) -> dict[str, Any]:
-    return {literal(m["name"]): literal(m) for m in blocks(load(out / "environments" / "live" / "services.tf"), "module").values()}
+    return {literal(m["name"]): literal(m) for m in blocks(load(out / "environments" / "live" / "services.tf"), "module").values()
+            if literal(m["source"]) == "../../modules/ecs-service"}
 
 
 def live_main(out: Path) -> dict[str, Any]:

@@ -51,9 +51,10 @@ def dynamic(body: dict[str, Any], name: str) -> dict[str, Any]:
     return found[0]
 
 
-def service_modules(out: Path, env_name: str) -> dict[str, dict[str, Any]]:
+def service_modules(out: Path, env_name: str, source: str = "ecs-service") -> dict[str, dict[str, Any]]:
     modules = blocks(load(out / "environments" / env_name / "services.tf"), "module")
-    return {literal(module["name"]): literal(module) for module in modules.values()}
+    return {literal(module["name"]): literal(module) for module in modules.values()
+            if literal(module["source"]) == f"../../modules/{source}"}
 
 
 @pytest.fixture(scope="module", params=CASES, ids=["nexus", "orbit"])
@@ -265,7 +266,7 @@ def test_deploys_own_the_image_and_terraform_the_shape(service_resources: dict) 
     assert lifecycle["replace_triggered_by"] == ["${terraform_data.task_shape}"]
     shape = service_resources[("terraform_data", "task_shape")]["input"]
     assert set(shape) == {"cpu", "memory", "execution_role_arn", "task_role_arn", "container", "scratch_volumes",
-                          "cpu_architecture", "ephemeral_storage"}
+                          "cpu_architecture", "ephemeral_storage", "sidecars"}
     parameter = service_resources[("aws_ssm_parameter", "image")]
     assert parameter["lifecycle"][0]["ignore_changes"] == ["insecure_value"]
     ecs = service_resources[("aws_ecs_service", "this")]
@@ -343,3 +344,20 @@ def test_sidecars_reach_the_module_as_the_catalog_says(case: tuple[dict[str, Any
             seen += 1
     if "reindexer" in data["services"]:
         assert seen >= 2, "the orbit fixture has sidecars; the test must see them"
+
+
+def test_scheduled_tasks_reach_their_module_as_the_catalog_says(case: tuple[dict[str, Any], Path]) -> None:
+    data, out = case
+    for env_name, env in data["environments"].items():
+        modules = service_modules(out, env_name, "scheduled-task")
+        assert set(modules) == set(data.get("scheduled_tasks", {})), env_name
+        for name, task in data.get("scheduled_tasks", {}).items():
+            module = modules[name]
+            assert module["schedule_expression"] == task["schedule"]
+            assert module["schedule_timezone"] == task.get("timezone", "UTC")
+            assert (module["cpu"], module["memory"]) == (task.get("cpu", 256), task.get("memory", 512))
+            assert module.get("command") == task.get("command")
+            repository = task.get("image_repository", f"{data['platform']['name']}/{name}")
+            assert module["image"] == f"{data['platform']['image_registry']}/{repository}:{env['image_tag']}"
+            assert module["secrets"] == {var: env["secret_prefix"] + secret for var, secret in task.get("secrets", {}).items()}
+            assert module["schedule_name"] == f"{data['platform']['name']}-{env_name}-{name}"
