@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from change_safety import CLUSTER, Edit, World, _rules, _task_definition
+from checks import World as Clients
 from harness import EDGE_REGION
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,7 +70,7 @@ def _shopfront_url(world: World) -> str | None:
 
 def _edge_dns(world: World) -> str:
     """`live` has CloudFront in front (`edge`): hosts that moved point at the distribution."""
-    edge = World(world.url, EDGE_REGION)
+    edge = Clients(world.url, EDGE_REGION)
     items = edge.cloudfront.list_distributions()["DistributionList"]["Items"]
     return next(d["DomainName"] for d in items if d["Comment"] == "orbit-live").lower()
 
