@@ -37,14 +37,15 @@ from typing import Any, Iterable
 
 import yaml
 
-from generator.validate import FARGATE_MEMORY_BY_CPU, SECRET_LOOKING_NAME, credential_kind
+from generator.cost import load_prices
+from generator.validate import FARGATE_MEMORY_BY_CPU, MOVING_TAGS, SECRET_LOOKING_NAME, credential_kind
 
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 KNOWN_KINDS = (*WORKLOAD_KINDS, "Service", "Ingress", "HorizontalPodAutoscaler", "ConfigMap", "Secret",
                "ServiceAccount", "CronJob", "List")
-# Fargate on-demand prices per hour (us-east-1), only to rank sizes: the cheapest pair that fits.
-VCPU_HOUR, GIB_HOUR = 0.04048, 0.004445
+# Sizes are ranked by Fargate's on-demand prices in this region of the cost command's price table.
+PRICE_REGION = "us-east-1"
 FIRST_PRIORITY, PRIORITY_STEP = 10, 10
 ECR_REGISTRY = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$")
 PLACEHOLDER_REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -171,7 +172,9 @@ def fargate_size(cpu_needed: float, memory_needed: float) -> tuple[int, int]:
              if cpu >= cpu_needed and memory >= memory_needed]
     if not pairs:
         return 16384, 122880
-    return min(pairs, key=lambda pair: (pair[0] / 1024 * VCPU_HOUR + pair[1] / 1024 * GIB_HOUR, pair))
+    prices = load_prices()["regions"][PRICE_REGION]
+    return min(pairs, key=lambda pair: (pair[0] / 1024 * prices["fargate_vcpu_hour"]
+                                        + pair[1] / 1024 * prices["fargate_gb_hour"], pair))
 
 
 # --- mapping ---------------------------------------------------------------------------------
@@ -298,7 +301,7 @@ class _Importer:
         region = region_match.group(1) if region_match else "us-east-1"
         if not region_match:
             self.notes.append(f"(catalog) platform.region: guessed {region}; the images are not in ECR")
-        if tag in ("latest", "stable", "main", "master"):
+        if tag in MOVING_TAGS:
             self.notes.append(f"(catalog) environments.{self.environment}.image_tag: the manifests use the moving tag "
                               f"{tag!r}, which the catalog refuses; set a release tag")
         sizes = Counter((s["resources"]["cpu"], s["resources"]["memory"]) for s in services.values())
@@ -371,7 +374,7 @@ class _Importer:
             "log_retention_days": 30,
             "deletion_protection": False,
             "secret_prefix": f"{self.platform}/{env}/",
-            "image_tag": tag if tag not in ("latest", "stable", "main", "master") else "replace-me",
+            "image_tag": tag if tag not in MOVING_TAGS else "replace-me",
             "alerting": {"pagerduty_endpoint_secret": "alerting/pagerduty-endpoint"},
         }
 
@@ -434,7 +437,7 @@ class _Importer:
         """Another container of the pod -> a sidecar; an init container -> one the service waits for (SUCCESS)."""
         name = identifier(str(container.get("name", "sidecar")))
         registry, repository, tag = split_image(str(container.get("image", "")))
-        if tag in ("latest", "stable", "main", "master", "release", "current") or "@" in tag:
+        if tag in MOVING_TAGS or "@" in tag:
             self.note(workload, f"{where}.image", f"{container.get('image')} has no pinned version; sidecar {name!r} "
                                                   "not mapped: pin a tag and add it under `sidecars`")
             return

@@ -93,7 +93,7 @@ class Service:
     cpu_architecture: str
     command: tuple[str, ...] | None
     entry_point: tuple[str, ...] | None
-    health_check_command: tuple[str, ...] | None  # exec form; None: wget of health_check_path
+    health_check_command: tuple[str, ...] | None  # the catalog's; None: the module's wget of health_check_path
     health_check_grace_period: int
     ephemeral_storage_gib: int | None
     sidecars: tuple[Sidecar, ...]
@@ -117,23 +117,10 @@ class Service:
         return self.writable_root_filesystem_reason is None
 
     @property
-    def service_depends_on(self) -> tuple[tuple[str, str], ...]:
-        """(sidecar, condition) the service's own container waits for."""
-        return tuple((sidecar.name, sidecar.run_before_service or "START") for sidecar in self.sidecars
-                     if sidecar.run_before_service or sidecar.log_router)
-
-    @property
-    def log_router(self) -> str | None:
-        return next((sidecar.name for sidecar in self.sidecars if sidecar.log_router), None)
-
-    @property
     def container_health_check(self) -> tuple[str, ...] | None:
-        """The ECS container health-check command: the catalog's (exec form, `CMD`), or wget of the path."""
-        if self.health_check_command is not None:
-            return ("CMD", *self.health_check_command)
-        if self.health_check_path is None:
-            return None
-        return ("CMD-SHELL", f"wget --no-verbose --tries=1 --spider http://localhost:{self.port}{self.health_check_path} || exit 1")
+        """The catalog's health-check command in ECS exec form (`CMD`); None leaves the module's default,
+        an HTTP GET of the health-check path."""
+        return None if self.health_check_command is None else ("CMD", *self.health_check_command)
 
 
 @dataclass(frozen=True)
@@ -665,6 +652,11 @@ class Deployment:
     def edge_aliases(self) -> tuple[str, ...]:
         """Every host name the distribution answers for (it may answer before DNS points at it)."""
         return tuple(_qualify(label, self.environment.domain) for label in self.host_labels)
+
+    @property
+    def origin_verify_secret(self) -> str | None:
+        """The secret the load balancer's WAF checks CloudFront's header against, once it is behind CloudFront only."""
+        return self.environment.edge.origin_verify_secret if self.load_balancer_behind_edge_only else None
 
     @property
     def load_balancer_behind_edge_only(self) -> bool:

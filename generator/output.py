@@ -145,12 +145,8 @@ def encode(files: dict[PurePosixPath, str]) -> dict[str, bytes]:
     return {str(relative): text.encode("utf-8") for relative, text in files.items()}
 
 
-def _read(path: Path) -> bytes:
-    return path.read_bytes()
-
-
 def read_tree(root: Path) -> dict[str, bytes]:
-    return {relative: _read(path) for relative, path in _scan(root).generated.items()}
+    return {relative: path.read_bytes() for relative, path in _scan(root).generated.items()}
 
 
 def _diff(new: dict[str, bytes], old: dict[str, Path]) -> TreeDiff:
@@ -158,7 +154,7 @@ def _diff(new: dict[str, bytes], old: dict[str, Path]) -> TreeDiff:
     for relative in sorted(new):
         if relative not in old:
             diff.added.append(relative)
-        elif new[relative] != _read(old[relative]):
+        elif new[relative] != old[relative].read_bytes():
             diff.changed.append(relative)
     diff.removed = sorted(set(old) - set(new))
     return diff

@@ -23,7 +23,7 @@ from generator import naming
 from generator.paths import SCHEMAS_DIR
 from generator.errors import CatalogError, CatalogPath, Problem
 from generator.loader import LoadedCatalog
-from generator.model import Catalog, Deployment, Environment, ListenerRule, build_catalog, url_variable
+from generator.model import Catalog, Deployment, Environment, ListenerRule, Service, build_catalog, url_variable
 
 SCHEMA_PATH = SCHEMAS_DIR / "catalog.schema.json"
 
@@ -425,7 +425,7 @@ def _edge_problems(loaded: LoadedCatalog, environment: Environment, labels: set[
     names = (edge.certificate_domain, *edge.certificate_alternative_names)
     for label in sorted(labels):
         host = f"{label}.{environment.domain}"
-        if not any(_certificate_covers(name, host) for name in names):
+        if not _certificate_names_cover(names, host):
             yield loaded.problem(where, f"the us-east-1 certificate for CloudFront ({', '.join(names)}) does not cover "
                                         f"{host}; set edge.certificate_domain or edge.certificate_alternative_names")
     cidrs = len(environment.legacy.cluster_cidrs) if environment.legacy else 0
@@ -547,7 +547,7 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
             service = svc.service
             for rule in svc.listener_rules:
                 for host in rule.hosts:
-                    if not any(_certificate_covers(name, host) for name in certificate_names):
+                    if not _certificate_names_cover(certificate_names, host):
                         yield loaded.problem((*environment.source, "certificate_domain"),
                                              f"the certificate ({', '.join(certificate_names)}) does not cover {host} "
                                              f"(a route of {service.name!r}); browsers would refuse it. Use a certificate "
@@ -606,7 +606,7 @@ def _scheduled_task_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterato
             yield loaded.problem((*task.source, "memory"), problem)
 
 
-def _sidecar_problems(loaded: LoadedCatalog, service: Any) -> Iterator[Problem]:
+def _sidecar_problems(loaded: LoadedCatalog, service: Service) -> Iterator[Problem]:
     """What ECS would refuse in a task's container list (RegisterTaskDefinition)."""
     where = (*service.source, "sidecars")
     containers = {service.name, *(sidecar.name for sidecar in service.sidecars)}
@@ -638,11 +638,11 @@ def _sidecar_problems(loaded: LoadedCatalog, service: Any) -> Iterator[Problem]:
                                     f"{service.sizing.cpu} and {service.sizing.memory}; leave room for the service's container")
 
 
-def _certificate_covers(name: str, host: str) -> bool:
-    """TLS name matching (RFC 6125 6.4.3): a wildcard stands for exactly one leftmost label."""
-    if name == host:
-        return True
-    return name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]
+def _certificate_names_cover(names: tuple[str, ...], host: str) -> bool:
+    """TLS name matching (RFC 6125 6.4.3) against any of a certificate's names: a wildcard stands for
+    exactly one leftmost label."""
+    parent = host.split(".", 1)[1] if "." in host else None
+    return any(name == host or (name.startswith("*.") and name[2:] == parent) for name in names)
 
 
 def _name_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterator[Problem]:

@@ -57,6 +57,10 @@ CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "wildcard certificate for another level": (
         lambda d: d["environments"]["live"].update(certificate_domain="*.eu.orbit.example"),
         "environments.live.certificate_domain", "does not cover shop.orbit.example"),
+    "wildcard certificate one level too high": (
+        lambda d: (d["environments"]["qa"].pop("certificate_alternative_names"),
+                   d["environments"]["qa"].update(certificate_domain="*.orbit.example")),
+        "environments.qa.certificate_domain", "does not cover shop.qa.orbit.example"),
     "more than five wildcards in one rule": (
         lambda d: d["services"]["storefront"]["routes"][0].update(paths=["/a*/b*/c*", "/d*/e*/f?"]),
         "services.storefront.routes[0]", "6 wildcards"),

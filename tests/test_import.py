@@ -132,8 +132,6 @@ def test_ports_sizes_and_replica_bounds_come_from_the_manifests(imported: dict[s
         cpu = memory = 0.0
         for container in containers:
             resources = container.get("resources", {})
-            for scope in (resources.get("requests", {}), resources.get("limits", {})):
-                pass
             cpu += max(_cpu(resources.get("requests", {}).get("cpu")), _cpu(resources.get("limits", {}).get("cpu")))
             memory += max(_mib(resources.get("requests", {}).get("memory")), _mib(resources.get("limits", {}).get("memory")))
         assert service["resources"]["cpu"] >= cpu and service["resources"]["memory"] >= memory, (name, cpu, memory)
