@@ -142,6 +142,12 @@ def estimate(deployment: Deployment, table: dict[str, Any]) -> EnvironmentCost:
         (f"NAT gateways ({assumptions['nat_gateways']:g}, design 1.1)", prices["nat_gateway_hour"] * assumptions["nat_gateways"] * hours),
         (f"NAT data ({assumptions['nat_gb_per_month']:g} GB assumed)", prices["nat_gb"] * assumptions["nat_gb_per_month"]),
     )
+    if deployment.has_internal_load_balancer:
+        fixed += (
+            ("internal load balancer (hours)", prices["alb_hour"] * hours),
+            (f"internal load balancer ({assumptions['alb_lcu_per_hour']:g} LCU assumed)",
+             prices["alb_lcu_hour"] * assumptions["alb_lcu_per_hour"] * hours),
+        )
     return EnvironmentCost(deployment.environment.name, region, table["currency"], table["date"], tuple(services),
                            fixed, dict(assumptions))
 

@@ -61,6 +61,11 @@ class RouteRow:
     service: str
     share: str
     node: str
+    internal: bool
+
+    @property
+    def load_balancer_node(self) -> str:
+        return "internal_alb" if self.internal else "alb"
 
 
 @dataclass(frozen=True)
@@ -111,12 +116,21 @@ def _share(deployment: Deployment, service: str) -> str:
     return {ON_KUBERNETES: "0 % (on Kubernetes)", SPLIT: f"{step.ecs_percent} %", ON_ECS: "100 %"}[step.state]
 
 
+def _runs_on(deployment: Deployment, service: str, on_ecs: bool) -> str:
+    if not on_ecs:
+        return "Kubernetes"
+    step = deployment.environment.step_of(service)
+    return "ECS" if step.state == ON_ECS else f"ECS ({step.ecs_percent} % of requests)"
+
+
 def environment_doc(deployment: Deployment) -> EnvironmentDoc:
-    catalog = deployment.catalog
+    services = deployment.enabled_services  # as this environment runs them, left-out ones dropped
     on_ecs = {svc.name: svc for svc in deployment.services}
     domain = deployment.environment.domain
     routes = []
-    for service in catalog.services:
+    for service in services:
+        if service.internal and service.name not in on_ecs:
+            continue  # an internal service on Kubernetes has no rule anywhere
         for route in service.routes:
             routes.append(RouteRow(
                 priority=route.priority,
@@ -125,14 +139,15 @@ def environment_doc(deployment: Deployment) -> EnvironmentDoc:
                 service=service.name,
                 share=_share(deployment, service.name),
                 node="svc_" + mermaid_id(service.name),
+                internal=service.internal,
             ))
     routes.sort(key=lambda row: row.priority)
-    callers: dict[str, list[str]] = {service.name: [] for service in catalog.services}
-    for service in catalog.services:
+    callers: dict[str, list[str]] = {service.name: [] for service in services}
+    for service in services:
         for callee in service.calls:
             callers[callee].append(service.name)
     rows = []
-    for service in catalog.services:
+    for service in services:
         svc = on_ecs.get(service.name)
         spot = next((share.weight for share in service.capacity if share.capacity_provider == "FARGATE_SPOT"), 0)
         total = sum(share.weight for share in service.capacity)
@@ -146,16 +161,15 @@ def environment_doc(deployment: Deployment) -> EnvironmentDoc:
             port=str(service.port) if service.port is not None else "none (worker)",
             callers=", ".join(sorted(callers[service.name])) or "-",
             data_stores=", ".join(service.data_stores) or "-",
-            where="ECS" if svc is not None and deployment.environment.step_of(service.name).state == ON_ECS
-            else _share(deployment, service.name) + " on ECS",
+            where=_runs_on(deployment, service.name, svc is not None),
         ))
     groups = []
-    for group in dict.fromkeys(service.group for service in catalog.services):
+    for group in dict.fromkeys(service.group for service in services):
         groups.append(GroupBox(group, "group_" + mermaid_id(group), tuple(row for row in rows if row.group == group)))
     calls = tuple(("svc_" + mermaid_id(service.name), "svc_" + mermaid_id(callee))
-                  for service in catalog.services for callee in service.calls)
+                  for service in services for callee in service.calls)
     store_edges = tuple(("svc_" + mermaid_id(service.name), "store_" + mermaid_id(store))
-                        for service in catalog.services for store in service.data_stores)
+                        for service in services for store in service.data_stores)
     alarms = (
         ("CPU above 85 % for 5 minutes", "every service", "alerts"),
         ("memory above 90 % for 5 minutes", "every service", "alerts"),
@@ -182,7 +196,7 @@ def environment_doc(deployment: Deployment) -> EnvironmentDoc:
         services=tuple(rows),
         calls=calls,
         store_edges=store_edges,
-        stores=tuple(name for name, _ in catalog.data_store_ports),
+        stores=tuple(name for name, _ in deployment.catalog.data_store_ports),
         alarms=alarms,
         cost=estimate,
         money=money,

@@ -39,9 +39,12 @@ class Wave:
     services: tuple[PlannedService, ...]
 
 
-def next_step(name: str, step: MigrationStep, has_legacy: bool) -> str:
+def next_step(name: str, step: MigrationStep, has_legacy: bool, internal: bool = False) -> str:
     if not has_legacy or step.state == ON_ECS:
         return "done: on ECS only"
+    if internal:
+        # The internal load balancer cannot forward to the ingress's target group: no weighted split.
+        return f"move at once (internal, no canary): `migration: {{{name}: ecs}}`"
     if step.state == ON_KUBERNETES:
         return f"start the canary: `migration: {{{name}: {LADDER[0]}}}` (creates the ECS service)"
     if step.ecs_percent == 100:
@@ -98,12 +101,13 @@ def _strongly_connected(nodes: list[str], edges: dict[str, list[str]]) -> list[l
 
 
 def plan_waves(catalog: Catalog, environment: Environment) -> list[Wave]:
-    services = {service.name: service for service in catalog.services}
+    services = {service.name: service for service in catalog.services
+                if service.in_environment(environment.name) is not None}
     covered = environment.legacy is not None and environment.legacy.service_url is not None
     edges = {
         name: [
             callee for callee in service.calls
-            if not covered or services[callee].critical == service.critical
+            if callee in services and (not covered or services[callee].critical == service.critical)
         ]
         for name, service in services.items()
     }
@@ -131,7 +135,7 @@ def plan_waves(catalog: Catalog, environment: Environment) -> list[Wave]:
                 critical=services[name].critical,
                 state=step.state,
                 ecs_percent=step.ecs_percent,
-                next_step=next_step(name, step, environment.legacy is not None),
+                next_step=next_step(name, step, environment.legacy is not None, services[name].internal),
             ))
         waves.append(Wave(len(waves) + 1, tuple(planned)))
     return waves

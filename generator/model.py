@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from generator.errors import CatalogPath
@@ -77,6 +77,37 @@ class Sidecar:
 
 
 @dataclass(frozen=True)
+class EfsVolume:
+    """An EFS file system mounted into the service's container through an access point of its own."""
+
+    name: str
+    file_system: str  # a name under the environment's `file_systems`
+    path: str
+    directory: str
+    read_only: bool
+    posix_uid: int
+    posix_gid: int
+
+
+@dataclass(frozen=True)
+class ServiceOverride:
+    """What one environment changes of a service (`services.<name>.overrides.<environment>`)."""
+
+    enabled: bool
+    sizing: Sizing | None  # None: the service's own
+    sizing_source: CatalogPath
+    image_tag: str | None
+    environment: tuple[tuple[str, str], ...]
+    source: CatalogPath
+
+
+# What a port speaks, as the target group's protocol version and Service Connect's app protocol.
+TARGET_GROUP_PROTOCOL_VERSIONS = {"http": "HTTP1", "http2": "HTTP2", "grpc": "GRPC"}
+# The standard gRPC health service (grpc.health.v1); ALB health checks call it by path.
+GRPC_HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check"
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     short_name: str
@@ -88,6 +119,8 @@ class Service:
     sizing_source: CatalogPath
     capacity: tuple[CapacityShare, ...]
     port: int | None
+    protocol: str
+    internal: bool
     health_check_path: str | None
     writable_root_filesystem_reason: str | None  # None: the root filesystem is read-only
     cpu_architecture: str
@@ -98,8 +131,10 @@ class Service:
     ephemeral_storage_gib: int | None
     sidecars: tuple[Sidecar, ...]
     scratch_volumes: tuple[tuple[str, str], ...]  # (task volume name, container path)
+    efs_volumes: tuple[EfsVolume, ...]
     routes: tuple[Route, ...]
-    secrets: tuple[tuple[str, str], ...]
+    secrets: tuple[tuple[str, str], ...]  # Secrets Manager: (variable, name under the secret prefix)
+    ssm_secrets: tuple[tuple[str, str], ...]  # SSM Parameter Store: (variable, name under the parameter prefix)
     environment: tuple[tuple[str, str], ...]
     calls: tuple[str, ...]
     data_stores: tuple[str, ...]
@@ -107,10 +142,39 @@ class Service:
     autoscaling: Autoscaling
     critical: bool
     source: CatalogPath
+    overrides: tuple[tuple[str, ServiceOverride], ...] = ()
+    image_tag: str | None = None  # an environment's override of its image_tag (see in_environment)
 
     @property
     def load_balanced(self) -> bool:
         return bool(self.routes)
+
+    @property
+    def target_group_protocol_version(self) -> str:
+        return TARGET_GROUP_PROTOCOL_VERSIONS[self.protocol]
+
+    @property
+    def load_balancer_health_check_matcher(self) -> str:
+        """HTTP status codes, or gRPC status codes for gRPC (0: OK)."""
+        return "0" if self.protocol == "grpc" else "200-399"
+
+    def override_in(self, environment: str) -> ServiceOverride | None:
+        return dict(self.overrides).get(environment)
+
+    def in_environment(self, environment: str) -> "Service | None":
+        """The service as `environment` runs it, its override applied; None where it is left out."""
+        override = self.override_in(environment)
+        if override is None:
+            return self
+        if not override.enabled:
+            return None
+        return replace(
+            self,
+            sizing=override.sizing or self.sizing,
+            sizing_source=override.sizing_source if override.sizing else self.sizing_source,
+            image_tag=override.image_tag,
+            environment=tuple(sorted({**dict(self.environment), **dict(override.environment)}.items())),
+        )
 
     @property
     def readonly_root_filesystem(self) -> bool:
@@ -139,6 +203,7 @@ class ScheduledTask:
     entry_point: tuple[str, ...] | None
     environment: tuple[tuple[str, str], ...]
     secrets: tuple[tuple[str, str], ...]
+    ssm_secrets: tuple[tuple[str, str], ...]
     source: CatalogPath
 
 
@@ -153,6 +218,14 @@ class Lookup:
     def from_catalog(cls, raw: dict[str, Any], id_key: str = "id") -> "Lookup":
         given = raw.get(id_key)
         return cls(id=tuple(given) if isinstance(given, list) else given, tags=tuple(sorted(raw.get("tags", {}).items())))
+
+
+@dataclass(frozen=True)
+class FileSystem:
+    """An existing EFS file system and the security group of its mount targets."""
+
+    lookup: Lookup
+    security_group: Lookup
 
 
 @dataclass(frozen=True)
@@ -229,6 +302,8 @@ class Environment:
     deletion_protection: bool
     enable_execute_command: bool
     secret_prefix: str
+    ssm_parameter_prefix: str
+    file_systems: tuple[tuple[str, "FileSystem"], ...]
     image_tag: str
     environment: tuple[tuple[str, str], ...]
     pagerduty_endpoint_secret: str  # full Secrets Manager name
@@ -356,7 +431,8 @@ def build_catalog(data: dict[str, Any], file: str) -> Catalog:
                 command=tuple(raw["command"]) if "command" in raw else None,
                 entry_point=tuple(raw["entry_point"]) if "entry_point" in raw else None,
                 environment=tuple(sorted(raw.get("environment", {}).items())),
-                secrets=tuple(sorted(raw.get("secrets", {}).items())),
+                secrets=secrets_manager_secrets(raw),
+                ssm_secrets=ssm_parameter_secrets(raw),
                 source=("scheduled_tasks", name),
             )
             for name, raw in data.get("scheduled_tasks", {}).items()
@@ -380,6 +456,8 @@ def _build_service(
         sizing_source = (*source, "resources")
     sizing = Sizing(**{**data["sizing"][sizing_name], **raw.get("resources", {})})
     port = raw.get("port")
+    protocol = raw.get("protocol", "http")
+    default_health_check_path = GRPC_HEALTH_CHECK_PATH if protocol == "grpc" else health_check_default
     return Service(
         name=name,
         short_name=raw.get("short_name", name),
@@ -391,7 +469,9 @@ def _build_service(
         sizing_source=sizing_source,
         capacity=capacity_strategy(group["spot_percentage"], group.get("on_demand_base", 0)),
         port=port,
-        health_check_path=raw.get("health_check_path", health_check_default) if port is not None else None,
+        protocol=protocol,
+        internal=raw.get("internal", False),
+        health_check_path=raw.get("health_check_path", default_health_check_path) if port is not None else None,
         writable_root_filesystem_reason=raw.get("writable_root_filesystem"),
         cpu_architecture=raw.get("cpu_architecture", "X86_64"),
         command=tuple(raw["command"]) if "command" in raw else None,
@@ -417,6 +497,18 @@ def _build_service(
         ),
         scratch_volumes=tuple(sorted((scratch_volume_name(path), path)
                                      for path in raw.get("scratch_paths", DEFAULT_SCRATCH_PATHS))),
+        efs_volumes=tuple(
+            EfsVolume(
+                name=volume_name,
+                file_system=volume["file_system"],
+                path=volume["path"],
+                directory=volume.get("directory", f"/{name}/{volume_name}"),
+                read_only=volume.get("read_only", False),
+                posix_uid=volume.get("posix_user", {}).get("uid", 1000),
+                posix_gid=volume.get("posix_user", {}).get("gid", 1000),
+            )
+            for volume_name, volume in sorted(raw.get("efs_volumes", {}).items())
+        ),
         routes=tuple(
             Route(
                 priority=route["priority"],
@@ -426,7 +518,8 @@ def _build_service(
             )
             for index, route in enumerate(raw.get("routes", []))
         ),
-        secrets=tuple(sorted(raw.get("secrets", {}).items())),
+        secrets=secrets_manager_secrets(raw),
+        ssm_secrets=ssm_parameter_secrets(raw),
         environment=tuple(sorted(raw.get("environment", {}).items())),
         calls=tuple(raw.get("calls", ())),
         data_stores=tuple(raw.get("data_stores", ())),
@@ -434,7 +527,42 @@ def _build_service(
         autoscaling=Autoscaling(**{**autoscaling_defaults, **raw.get("autoscaling", {})}),
         critical=raw.get("critical", group.get("critical", False)),
         source=source,
+        overrides=tuple(
+            (env_name, _build_override(data, raw, sizing_name, override, (*source, "overrides", env_name)))
+            for env_name, override in sorted(raw.get("overrides", {}).items())
+        ),
     )
+
+
+def _build_override(data: dict[str, Any], raw: dict[str, Any], sizing_name: str, override: dict[str, Any],
+                    source: CatalogPath) -> ServiceOverride:
+    """An override's `sizing` starts again from that named sizing (the service's own `resources` no longer
+    apply); its `resources` then change single fields of whichever sizing applies."""
+    sizing: Sizing | None = None
+    sizing_source = source
+    if "sizing" in override or "resources" in override:
+        if "sizing" in override:
+            fields = dict(data["sizing"][override["sizing"]])
+        else:
+            fields = {**data["sizing"][sizing_name], **raw.get("resources", {})}
+        sizing = Sizing(**{**fields, **override.get("resources", {})})
+        sizing_source = (*source, "resources") if "resources" in override else (*source, "sizing")
+    return ServiceOverride(
+        enabled=override.get("enabled", True),
+        sizing=sizing,
+        sizing_source=sizing_source,
+        image_tag=override.get("image_tag"),
+        environment=tuple(sorted(override.get("environment", {}).items())),
+        source=source,
+    )
+
+
+def secrets_manager_secrets(raw: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((var, name) for var, name in raw.get("secrets", {}).items() if isinstance(name, str)))
+
+
+def ssm_parameter_secrets(raw: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((var, name["ssm"]) for var, name in raw.get("secrets", {}).items() if isinstance(name, dict)))
 
 
 def _build_environment(name: str, raw: dict[str, Any]) -> Environment:
@@ -455,6 +583,12 @@ def _build_environment(name: str, raw: dict[str, Any]) -> Environment:
         deletion_protection=raw["deletion_protection"],
         enable_execute_command=raw.get("enable_execute_command", False),
         secret_prefix=raw["secret_prefix"],
+        ssm_parameter_prefix=raw.get("ssm_parameter_prefix", "/" + raw["secret_prefix"]),
+        file_systems=tuple(
+            (name, FileSystem(lookup=Lookup(id=fs.get("id"), tags=tuple(sorted(fs.get("tags", {}).items()))),
+                              security_group=Lookup.from_catalog(fs["security_group"])))
+            for name, fs in sorted(raw.get("file_systems", {}).items())
+        ),
         image_tag=raw["image_tag"],
         environment=tuple(sorted(raw.get("environment", {}).items())),
         pagerduty_endpoint_secret=raw["secret_prefix"] + raw["alerting"]["pagerduty_endpoint_secret"],
@@ -547,7 +681,9 @@ class DeployedService:
     image_repository_arn: str
     listener_rules: tuple[ListenerRule, ...]
     secrets: tuple[tuple[str, str], ...]
+    ssm_secrets: tuple[tuple[str, str], ...]  # (variable, full parameter name)
     environment: tuple[tuple[str, str], ...]
+    efs_volumes: tuple[tuple[EfsVolume, str], ...]  # (volume, access point name)
     s3_read_bucket_arns: tuple[str, ...]
     callers: tuple[str, ...]
     step: MigrationStep
@@ -583,6 +719,20 @@ class DeployedService:
     def secret_names(self) -> tuple[str, ...]:
         return tuple(sorted({secret for _, secret in self.secrets}))
 
+    @property
+    def ssm_parameter_names(self) -> tuple[str, ...]:
+        return tuple(sorted({name for _, name in self.ssm_secrets}))
+
+    @property
+    def load_balancer_module(self) -> str:
+        """The root's module whose listener holds this service's rules."""
+        return "internal_alb" if self.service.internal else "alb"
+
+    @property
+    def file_systems(self) -> tuple[str, ...]:
+        """Environment file systems this service mounts (each gets an NFS rule from its security group)."""
+        return tuple(sorted({volume.file_system for volume, _ in self.efs_volumes}))
+
 
 @dataclass(frozen=True)
 class DeployedScheduledTask:
@@ -591,6 +741,7 @@ class DeployedScheduledTask:
     image: str
     image_repository_arn: str
     secrets: tuple[tuple[str, str], ...]
+    ssm_secrets: tuple[tuple[str, str], ...]
     environment: tuple[tuple[str, str], ...]
 
     @property
@@ -602,6 +753,10 @@ class DeployedScheduledTask:
     def secret_names(self) -> tuple[str, ...]:
         return tuple(secret for _, secret in self.secrets)
 
+    @property
+    def ssm_parameter_names(self) -> tuple[str, ...]:
+        return tuple(name for _, name in self.ssm_secrets)
+
 
 @dataclass(frozen=True)
 class Deployment:
@@ -612,6 +767,45 @@ class Deployment:
     names: EnvironmentNames
     services: tuple[DeployedService, ...]
     legacy_routes: tuple[LegacyRoute, ...]
+    # The catalog's services as this environment runs them (overrides applied, left-out ones dropped),
+    # on ECS or not yet.
+    enabled_services: tuple[Service, ...] = ()
+
+    @property
+    def public_services(self) -> tuple[DeployedService, ...]:
+        """Services routed through the internet-facing load balancer."""
+        return tuple(svc for svc in self.services if svc.service.load_balanced and not svc.service.internal)
+
+    @property
+    def internal_services(self) -> tuple[DeployedService, ...]:
+        """Services routed through the internal load balancer."""
+        return tuple(svc for svc in self.services if svc.service.load_balanced and svc.service.internal)
+
+    @property
+    def cluster_cidrs(self) -> tuple[str, ...]:
+        """Kubernetes pod CIDRs while the environment migrates (they reach services on ECS through a load balancer)."""
+        return self.environment.legacy.cluster_cidrs if self.environment.legacy else ()
+
+    @property
+    def has_internal_load_balancer(self) -> bool:
+        return bool(self.internal_services)
+
+    @property
+    def file_systems(self) -> tuple[tuple[str, FileSystem, str], ...]:
+        """(name, file system, label of its security group's data source) of the environment's file systems
+        some service here mounts. The label has an underscore, which data store names cannot have."""
+        used = {name for svc in self.services for name in svc.file_systems}
+        return tuple((name, fs, "efs_" + name.replace("-", "_")) for name, fs in self.environment.file_systems
+                     if name in used)
+
+    @property
+    def internal_dns_records(self) -> tuple[str, ...]:
+        """Hosts of internal services, whose records alias the internal load balancer (never CloudFront)."""
+        if self.environment.dns_zone is None:
+            return ()
+        labels = {label for svc in self.internal_services for route in svc.service.routes for label in route.host_labels}
+        return tuple(sorted(_qualify(label, self.environment.domain) for label in labels
+                            if not label.startswith("*") and self.environment.dns_mode(label) != "unmanaged"))
 
     @property
     def scheduled_tasks(self) -> tuple["DeployedScheduledTask", ...]:
@@ -625,6 +819,7 @@ class Deployment:
                 image_repository_arn=(f"arn:aws:ecr:{platform.registry_region}:{platform.registry_account}:"
                                       f"repository/{task.image_repository}"),
                 secrets=tuple((var, env.secret_prefix + secret) for var, secret in task.secrets),
+                ssm_secrets=tuple((var, env.ssm_parameter_prefix + name) for var, name in task.ssm_secrets),
                 environment=tuple(sorted({**dict(env.environment), **dict(task.environment)}.items())),
             )
             for task in self.catalog.scheduled_tasks
@@ -636,8 +831,10 @@ class Deployment:
 
     @property
     def host_labels(self) -> tuple[str, ...]:
-        return tuple(sorted({label for service in self.catalog.services for route in service.routes
-                             for label in route.host_labels}))
+        """Host labels of the internet-facing load balancer: routes of the services this environment runs
+        (left-out and internal services excluded)."""
+        return tuple(sorted({label for service in self.enabled_services if not service.internal
+                             for route in service.routes for label in route.host_labels}))
 
     @property
     def dns_records(self) -> tuple[tuple[str, str], ...]:
@@ -681,7 +878,9 @@ class Deployment:
     @classmethod
     def build(cls, catalog: Catalog, environment: Environment) -> "Deployment":
         env_names = EnvironmentNames(catalog.platform.name, environment.name)
-        on_ecs = [service for service in catalog.services if environment.step_of(service.name).state != ON_KUBERNETES]
+        enabled = tuple(service for service in (each.in_environment(environment.name) for each in catalog.services)
+                        if service is not None)
+        on_ecs = [service for service in enabled if environment.step_of(service.name).state != ON_KUBERNETES]
         callers: dict[str, list[str]] = {service.name: [] for service in on_ecs}
         for service in on_ecs:
             for callee in service.calls:
@@ -719,19 +918,22 @@ class Deployment:
             step = environment.step_of(service.name)
             calls = [found for found in map(callee_url, service.calls) if found is not None]
             urls = tuple(sorted((variable, url) for variable, url, _ in calls))
+            service_names = env_names.service(service.name, service.short_name, service.protocol)
             deployed.append(DeployedService(
                 service=service,
-                names=env_names.service(service.name, service.short_name),
-                image=f"{platform.image_registry}/{service.image_repository}:{environment.image_tag}",
+                names=service_names,
+                image=f"{platform.image_registry}/{service.image_repository}:{service.image_tag or environment.image_tag}",
                 image_repository_arn=(
                     f"arn:aws:ecr:{platform.registry_region}:{platform.registry_account}:"
                     f"repository/{service.image_repository}"
                 ),
                 listener_rules=rules_of(service),
                 secrets=tuple((var, environment.secret_prefix + secret) for var, secret in service.secrets),
+                ssm_secrets=tuple((var, environment.ssm_parameter_prefix + name) for var, name in service.ssm_secrets),
                 environment=tuple(sorted(
                     {**dict(environment.environment), **dict(urls), **dict(service.environment)}.items()
                 )),
+                efs_volumes=tuple((volume, service_names.access_point(volume.name)) for volume in service.efs_volumes),
                 s3_read_bucket_arns=tuple(
                     f"arn:aws:s3:::{bucket.replace('{environment}', environment.name)}"
                     for bucket in service.s3_read_buckets
@@ -746,13 +948,15 @@ class Deployment:
                     (LegacyRoute(service.name, rule).key, rule.key) for rule in rules_of(service)
                 ) if environment.legacy else (),
             ))
+        # An internal service still on Kubernetes gets no rule: the internet-facing load balancer
+        # must not reach it, and Kubernetes keeps serving it inside the cluster.
         legacy_routes = tuple(
             LegacyRoute(service.name, rule)
-            for service in catalog.services if environment.step_of(service.name).state == ON_KUBERNETES
+            for service in enabled if environment.step_of(service.name).state == ON_KUBERNETES and not service.internal
             for rule in rules_of(service)
         )
         return cls(catalog=catalog, environment=environment, names=env_names, services=tuple(deployed),
-                   legacy_routes=legacy_routes)
+                   legacy_routes=legacy_routes, enabled_services=enabled)
 
 
 def _build_edge(raw: dict[str, Any]) -> Edge | None:

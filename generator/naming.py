@@ -25,6 +25,7 @@ ECS_NAME = NameLimit("ECS cluster or service name", 255)
 ALARM = NameLimit("alarm name", 255)
 SNS_TOPIC = NameLimit("SNS topic name", 256)
 WAF_ACL = NameLimit("WAF web ACL name", 128)
+EFS_ACCESS_POINT_TAG = NameLimit("EFS access point Name tag", 256)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,27 @@ class EnvironmentNames:
     @property
     def alb(self) -> str:
         return f"{self.prefix}-alb"
+
+    @property
+    def internal_alb(self) -> str:
+        return f"{self.prefix}-int"
+
+    @property
+    def internal_alb_security_group(self) -> str:
+        return f"{self.prefix}-internal-alb"
+
+    @property
+    def internal_web_acl(self) -> str:
+        return f"{self.prefix}-internal-alb"
+
+    @property
+    def internal_waf_log_group(self) -> str:
+        # WAF logs only to log groups whose name starts with `aws-waf-logs-`.
+        return f"aws-waf-logs-{self.prefix}-internal"
+
+    @property
+    def internal_elb_5xx_rate_alarm(self) -> str:
+        return f"{self.prefix}-internal-load-balancer-5xx-rate-high"
 
     @property
     def deploy_parameter_prefix(self) -> str:
@@ -108,14 +130,16 @@ class EnvironmentNames:
     def state_key(self) -> str:
         return f"{self.platform}/{self.environment}/terraform.tfstate"
 
-    def service(self, service: str, short_name: str) -> "ServiceNames":
-        return ServiceNames(self, service, short_name)
+    def service(self, service: str, short_name: str, protocol: str = "http") -> "ServiceNames":
+        return ServiceNames(self, service, short_name, protocol)
 
 
 # Service names whose AWS names would collide with the environment's own: the ALB's security
 # group (`<prefix>-alb`), the execute-command log group (`/ecs/<prefix>/execute-command`), the
 # ingress's target group (`<prefix>-legacy-ingress`) and the load balancer's 5xx alarm.
-RESERVED_SERVICE_NAMES = ("alb", "execute-command", "legacy-ingress", "load-balancer")
+# The internal load balancer's group and 5xx alarm take `internal-alb` and `internal-load-balancer`.
+RESERVED_SERVICE_NAMES = ("alb", "execute-command", "legacy-ingress", "load-balancer", "internal-alb",
+                          "internal-load-balancer")
 
 
 @dataclass(frozen=True)
@@ -134,6 +158,7 @@ class ServiceNames:
     env: EnvironmentNames
     service: str
     short_name: str
+    protocol: str = "http"
 
     @property
     def ecs_service(self) -> str:
@@ -161,7 +186,10 @@ class ServiceNames:
 
     @property
     def target_group(self) -> str:
-        return f"{self.env.prefix}-{self.short_name}"
+        # A new protocol replaces the target group (its protocol version cannot change in place); a name
+        # of its own lets the new group be created and the rules moved to it before the old one goes.
+        suffix = {"http": "", "http2": "-h2", "grpc": "-grpc"}[self.protocol]
+        return f"{self.env.prefix}-{self.short_name}{suffix}"
 
     @property
     def security_group(self) -> str:
@@ -182,6 +210,10 @@ class ServiceNames:
     @property
     def scheduler_role(self) -> str:
         return f"{self.env.prefix}-{self.service}-schedule"
+
+    def access_point(self, volume: str) -> str:
+        """Name tag of the EFS access point of one of the service's `efs_volumes`."""
+        return f"{self.env.prefix}-{self.service}-{volume}"
 
     @property
     def cpu_high_alarm(self) -> str:
@@ -218,6 +250,7 @@ class ServiceNames:
 def environment_limited_names(env: EnvironmentNames) -> list[tuple[NameLimit, str]]:
     return [
         (ALB, env.alb),
+        (ALB, env.internal_alb),
         (TARGET_GROUP, env.legacy_target_group),
         (IAM_ROLE, env.ci_deploy_role),
         (WAF_ACL, env.web_acl),

@@ -23,7 +23,7 @@ from generator import naming
 from generator.paths import SCHEMAS_DIR
 from generator.errors import CatalogError, CatalogPath, Problem
 from generator.loader import LoadedCatalog
-from generator.model import Catalog, Deployment, Environment, ListenerRule, Service, build_catalog, url_variable
+from generator.model import SPLIT, Catalog, Deployment, Environment, ListenerRule, Service, build_catalog, url_variable
 
 SCHEMA_PATH = SCHEMAS_DIR / "catalog.schema.json"
 
@@ -91,7 +91,8 @@ def check_catalog(loaded: LoadedCatalog) -> Catalog:
     if problems:
         raise CatalogError(problems)
     catalog = build_catalog(loaded.data, loaded.file)
-    problems = list(model_problems(loaded, catalog))
+    # Checks that run per environment may find the same thing in several.
+    problems = list(dict.fromkeys(model_problems(loaded, catalog)))
     if problems:
         raise CatalogError(problems)
     return catalog
@@ -189,6 +190,12 @@ def _describe_schema_error(loaded: LoadedCatalog, error: jsonschema.ValidationEr
         options = [", ".join(option.get("required", [])) for option in schema["anyOf"]]
         yield loaded.problem(path, f"needs at least one of: {' or '.join(options)}")
         return
+    if kind in ("anyOf", "oneOf") and error.context:
+        # Explain the alternative of the value's own shape (a mapping given for a text-or-mapping field).
+        same_shape = [sub for sub in error.context if sub.validator != "type"]
+        if same_shape:
+            yield from _describe_schema_error(loaded, jsonschema.exceptions.best_match(same_shape))
+            return
     if kind == "uniqueItems":
         yield loaded.problem(path, "lists the same value twice; remove the duplicate")
         return
@@ -232,6 +239,34 @@ def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
             yield _unknown(loaded, (*base, "group"), "group", service["group"], groups)
         if "sizing" in service and service["sizing"] not in data["sizing"]:
             yield _unknown(loaded, (*base, "sizing"), "sizing", service["sizing"], sizings)
+        for env_name, override in service.get("overrides", {}).items():
+            where = (*base, "overrides", env_name)
+            if env_name not in data["environments"]:
+                yield _unknown(loaded, where, "environment", env_name, list(data["environments"]))
+            if "sizing" in override and override["sizing"] not in data["sizing"]:
+                yield _unknown(loaded, (*where, "sizing"), "sizing", override["sizing"], sizings)
+            if "image_tag" in override and override["image_tag"] in MOVING_TAGS:
+                yield loaded.problem((*where, "image_tag"), f"{override['image_tag']!r} is a moving tag; name one build "
+                                                            "(a version or commit tag)")
+        for volume_name, volume in service.get("efs_volumes", {}).items():
+            for env_name, env in data["environments"].items():
+                if service.get("overrides", {}).get(env_name, {}).get("enabled", True) is False:
+                    continue
+                if volume["file_system"] not in env.get("file_systems", {}):
+                    known = list(env.get("file_systems", {}))
+                    yield loaded.problem((*base, "efs_volumes", volume_name, "file_system"),
+                                         f"environment {env_name!r} has no file system {volume['file_system']!r} "
+                                         f"(environments.{env_name}.file_systems; known: {', '.join(sorted(known)) or '(none)'})")
+        if service.get("protocol") is not None and "port" not in service:
+            yield loaded.problem((*base, "protocol"), "`protocol` is what the port speaks; the service has no `port`")
+        if service.get("protocol") == "grpc" and "command" not in service.get("health_check", {}):
+            yield loaded.problem((*base, "protocol"), "a gRPC service needs `health_check.command` (e.g. "
+                                                      "[\"/bin/grpc_health_probe\", \"-addr=:PORT\"]): the default "
+                                                      "health check is an HTTP GET with wget")
+        if service.get("internal") and not service.get("routes"):
+            yield loaded.problem((*base, "internal"), "`internal` puts the service's `routes` on the internal load "
+                                                      "balancer; without routes it is reached only through Service Connect "
+                                                      "anyway: remove `internal` or add routes")
         for index, callee in enumerate(service.get("calls", [])):
             where = (*base, "calls", index)
             if callee == name:
@@ -293,9 +328,18 @@ def model_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]
     yield from _service_connect_problems(loaded, catalog)
     yield from _variable_problems(loaded, catalog)
     yield from _environment_problems(loaded, catalog)
-    yield from _listener_problems(loaded, catalog.deployment(catalog.environments[0]))
     for environment in catalog.environments:
-        yield from _name_problems(loaded, catalog.deployment(environment))
+        deployment = catalog.deployment(environment)
+        yield from _listener_problems(loaded, deployment)
+        yield from _name_problems(loaded, deployment)
+
+
+def _variants(catalog: Catalog) -> list[Service]:
+    """Every service as the catalog gives it, and as each environment whose override changes its sizing runs it."""
+    variants = list(catalog.services)
+    variants += [variant for service in catalog.services for env_name, _ in service.overrides
+                 if (variant := service.in_environment(env_name)) is not None and variant.sizing_source != service.sizing_source]
+    return variants
 
 
 def fargate_memory_problem(cpu: int, memory: int) -> str | None:
@@ -313,7 +357,7 @@ def fargate_memory_problem(cpu: int, memory: int) -> str | None:
 
 def _sizing_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
     reported: set[CatalogPath] = set()
-    for service in catalog.services:
+    for service in _variants(catalog):
         sizing = service.sizing
         where = service.sizing_source
         if where in reported:  # a shared named sizing is reported once, where it is defined
@@ -355,6 +399,15 @@ def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pro
     """The legacy side, per-service steps and per-host DNS of environments that are migrating."""
     services = {service.name: service for service in catalog.services}
     labels = {label for service in catalog.services for route in service.routes for label in route.host_labels}
+    internal_labels = {label for service in catalog.services if service.internal
+                       for route in service.routes for label in route.host_labels}
+    public_labels = {label for service in catalog.services if not service.internal
+                     for route in service.routes for label in route.host_labels}
+    for label in sorted(internal_labels & public_labels):
+        owner = next(s for s in catalog.services if s.internal and any(label in r.host_labels for r in s.routes))
+        yield loaded.problem((*owner.source, "internal"),
+                             f"the host label {label!r} is used by internal and internet-facing services; one name "
+                             "resolves to one load balancer: give the internal routes their own host")
     for service in catalog.services:
         for callee in service.calls:
             variable = url_variable(callee)
@@ -384,6 +437,19 @@ def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pro
         for name, step in environment.migration:
             if name not in services:
                 yield _unknown(loaded, (*where, "migration", name), "service", name, list(services))
+            elif services[name].in_environment(environment.name) is None:
+                yield loaded.problem((*where, "migration", name), f"{name!r} is left out of {environment.name!r} "
+                                     f"(services.{name}.overrides.{environment.name}.enabled: false); remove it here")
+            elif services[name].internal and step.state == SPLIT:
+                yield loaded.problem((*where, "migration", name),
+                                     f"{name!r} is internal: its rules live on the internal load balancer, which "
+                                     "cannot forward to the Kubernetes ingress's target group (a target group belongs "
+                                     "to one load balancer). Move it at once with `ecs`")
+        for label, mode in environment.dns:
+            if mode == "edge" and label in internal_labels:
+                yield loaded.problem((*where, "dns", label), f"{label!r} is a host of an internal service; CloudFront "
+                                                             "cannot reach the internal load balancer: use `alb`")
+        yield from _override_problems(loaded, catalog, environment)
         if legacy is not None and legacy.service_url is not None:
             url_port = _url_port(legacy.service_url)
             if url_port != legacy.ingress.port:
@@ -402,6 +468,26 @@ def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pro
                         f"in environment {environment.name!r} {service.name!r} runs on ECS but {callee!r} does not take "
                         f"all its requests there yet, so it needs a legacy URL: set "
                         f"environments.{environment.name}.legacy.service_url (e.g. https://{{service}}.internal.example)")
+
+
+def _override_problems(loaded: LoadedCatalog, catalog: Catalog, environment: Environment) -> Iterator[Problem]:
+    """What leaving a service out of an environment breaks there."""
+    enabled = {service.name for service in catalog.services if service.in_environment(environment.name) is not None}
+    for service in catalog.services:
+        if service.name not in enabled:
+            continue
+        for index, callee in enumerate(service.calls):
+            if callee not in enabled:
+                yield loaded.problem((*service.source, "calls", index),
+                                     f"{service.name!r} calls {callee!r}, which is left out of {environment.name!r} "
+                                     f"(services.{callee}.overrides.{environment.name}.enabled: false); leave "
+                                     f"{service.name!r} out there as well, or enable {callee!r}")
+    prefix = environment.ssm_parameter_prefix
+    uses_ssm = any(service.ssm_secrets for service in catalog.services) or any(t.ssm_secrets for t in catalog.scheduled_tasks)
+    if uses_ssm and not re.fullmatch(r"/[A-Za-z0-9/_.-]*", prefix):
+        yield loaded.problem((*environment.source, "secret_prefix"),
+                             f"SSM parameter names allow letters, digits and / _ . -, so the default parameter prefix "
+                             f"{prefix!r} (from secret_prefix) cannot be used; set ssm_parameter_prefix")
 
 
 # A security-group rule that references a managed prefix list counts as the list's maximum number
@@ -477,10 +563,13 @@ def credential_kind(value: str) -> str | None:
 def _variable_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
     reviewed = {service.name: set(loaded.data["services"][service.name].get("reviewed_plain_variables", {}))
                 for service in catalog.services}
-    for service in catalog.services:
-        secret_vars = {var for var, _ in service.secrets}
-        for var, value in service.environment:
-            where = (*service.source, "environment", var)
+    plain_variables = [(service, (*service.source, "environment"), service.environment) for service in catalog.services]
+    plain_variables += [(service, (*override.source, "environment"), override.environment)
+                        for service in catalog.services for _, override in service.overrides]
+    for service, path, environment in plain_variables:
+        secret_vars = {var for var, _ in (*service.secrets, *service.ssm_secrets)}
+        for var, value in environment:
+            where = (*path, var)
             if var in secret_vars:
                 yield loaded.problem(where, f"{var} is set both here and in `secrets`; keep only the secret")
                 continue
@@ -494,7 +583,10 @@ def _variable_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Prob
             elif kind:
                 yield loaded.problem(where, f"the value of {var} looks like {kind}; put it in `secrets`, or, if it is not "
                                             "a credential, list it under `reviewed_plain_variables` with the reason")
-        for var in sorted(reviewed[service.name] - {name for name, _ in service.environment}):
+    for service in catalog.services:
+        plain = {name for name, _ in service.environment}
+        plain |= {name for _, override in service.overrides for name, _ in override.environment}
+        for var in sorted(reviewed[service.name] - plain):
             yield loaded.problem((*service.source, "reviewed_plain_variables", var),
                                  f"{var} is not a plain environment variable of {service.name!r}; remove it here")
     for environment in catalog.environments:
@@ -556,7 +648,7 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
                     if len(host) > MAX_HOST_HEADER_LENGTH:
                         yield loaded.problem((*rule.source, "hosts"), f"in environment {environment.name!r} the host "
                                              f"{host[:40]}... has {len(host)} characters; an ALB matches at most {MAX_HOST_HEADER_LENGTH}")
-            for var, _ in service.secrets:
+            for var, _ in (*service.secrets, *service.ssm_secrets):
                 if var in env_vars:
                     yield loaded.problem((*environment.source, "environment", var),
                                          f"{var} is also a secret of {service.name!r}; a name cannot be both plain and secret")
@@ -571,7 +663,7 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
                     yield loaded.problem((*service.source, "s3_read_buckets"),
                                          f"in environment {environment.name!r} {bucket!r} is not a valid S3 bucket name "
                                          "(3-63 lowercase letters, digits, dots and hyphens)")
-    for service in catalog.services:
+    for service in _variants(catalog):
         if service.load_balanced and service.sizing.min_tasks < 1:
             yield loaded.problem(service.sizing_source, f"{service.name!r} takes load-balancer traffic, so it needs "
                                  "min_tasks of 1 or more: at 0 nothing serves its routes and its healthy-hosts alarm pages")
@@ -593,6 +685,14 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
                                      f"{path} and {volume_paths[volume_name]} would share the task volume "
                                      f"{volume_name!r} (volume names keep only letters, digits, - and _); rename one")
             volume_paths[volume_name] = path
+        mounted = [path for _, path in service.scratch_volumes]
+        for volume in service.efs_volumes:
+            if any(volume.path == other or volume.path.startswith(other.rstrip("/") + "/")
+                   or other.startswith(volume.path + "/") for other in mounted):
+                yield loaded.problem((*service.source, "efs_volumes", volume.name, "path"),
+                                     f"{volume.path} overlaps another mount of the container ({', '.join(mounted)}); "
+                                     "give each volume its own directory")
+            mounted.append(volume.path)
 
 
 def _scheduled_task_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
@@ -661,13 +761,19 @@ def _name_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterator[Pr
 
 
 def _listener_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterator[Problem]:
-    """Priorities, quotas and reachability of the rules on the shared HTTPS listener.
-
-    Host labels are the same in every environment, so one environment decides.
-    """
-    rules: list[tuple[ListenerRule, str]] = [
-        (rule, svc.name) for svc in deployment.services for rule in svc.listener_rules
+    """Priorities, quotas and reachability of the rules on each load balancer's HTTPS listener."""
+    public: list[tuple[ListenerRule, str]] = [
+        (rule, svc.name) for svc in deployment.public_services for rule in svc.listener_rules
     ] + [(route.rule, route.service) for route in deployment.legacy_routes]
+    # One target group per service on ECS, and one for the Kubernetes ingress while migrating.
+    target_groups = len(deployment.public_services) + (1 if deployment.environment.legacy else 0)
+    yield from _one_listener_problems(loaded, public, target_groups, "internet-facing")
+    internal = [(rule, svc.name) for svc in deployment.internal_services for rule in svc.listener_rules]
+    yield from _one_listener_problems(loaded, internal, len(deployment.internal_services), "internal")
+
+
+def _one_listener_problems(loaded: LoadedCatalog, rules: list[tuple[ListenerRule, str]], target_groups: int,
+                           which: str) -> Iterator[Problem]:
     by_priority: dict[int, list[tuple[ListenerRule, str]]] = defaultdict(list)
     for rule, owner in rules:
         by_priority[rule.priority].append((rule, owner))
@@ -689,14 +795,12 @@ def _listener_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterato
     if len(rules) > MAX_RULES_PER_LISTENER:
         first_over = sorted(rules, key=lambda item: item[0].priority)[MAX_RULES_PER_LISTENER][0]
         yield loaded.problem(first_over.source,
-                             f"the listener would hold {len(rules)} rules; an ALB listener allows "
+                             f"the {which} listener would hold {len(rules)} rules; an ALB listener allows "
                              f"{MAX_RULES_PER_LISTENER}, and this is rule {MAX_RULES_PER_LISTENER + 1} by priority: "
-                             "make some services internal (no routes) or merge routes")
-    balanced = sum(1 for service in deployment.catalog.services if service.load_balanced)
-    balanced += 1 if deployment.environment.legacy else 0  # the Kubernetes ingress
-    if balanced > MAX_TARGET_GROUPS_PER_ALB:
-        yield loaded.problem(("services",), f"{balanced} services have routes; one ALB allows "
-                                            f"{MAX_TARGET_GROUPS_PER_ALB} target groups")
+                             "merge routes, or serve some services without routes (Service Connect only) or on the internal load balancer")
+    if target_groups > MAX_TARGET_GROUPS_PER_ALB:
+        yield loaded.problem(("services",), f"the {which} load balancer would have {target_groups} target groups; "
+                                            f"one ALB allows {MAX_TARGET_GROUPS_PER_ALB}")
     if len(rules) > MAX_RULES_PER_LISTENER:
         return  # the reachability check below is quadratic, and pointless on a listener AWS refuses anyway
     ordered = sorted(rules, key=lambda item: item[0].priority)

@@ -33,10 +33,15 @@ def expected_autoscaling(data: dict[str, Any], service: dict[str, Any]) -> dict[
     return {**DESIGN_AUTOSCALING, **data.get("defaults", {}).get("autoscaling", {}), **service.get("autoscaling", {})}
 
 
+# The standard gRPC health service (github.com/grpc/grpc/blob/master/doc/health-checking.md) as an HTTP/2 path.
+GRPC_HEALTH_PATH = "/grpc.health.v1.Health/Check"
+
+
 def expected_health_path(data: dict[str, Any], service: dict[str, Any]) -> str | None:
     if "port" not in service:
         return None
-    return service.get("health_check_path", data.get("defaults", {}).get("health_check_path", DESIGN_HEALTH_PATH))
+    default = GRPC_HEALTH_PATH if service.get("protocol") == "grpc" else DESIGN_HEALTH_PATH
+    return service.get("health_check_path", data.get("defaults", {}).get("health_check_path", default))
 
 
 def expected_capacity(data: dict[str, Any], service: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -52,11 +57,43 @@ def expected_capacity(data: dict[str, Any], service: dict[str, Any]) -> dict[str
     return want
 
 
+def environment_name(data: dict[str, Any], env: dict[str, Any]) -> str:
+    return next(name for name, body in data["environments"].items() if body is env)
+
+
+def service_in(service: dict[str, Any], env_name: str) -> dict[str, Any] | None:
+    """The catalog entry as environment `env_name` runs it (`overrides.<env>`), or None where it is left out.
+    An override's `sizing` starts from that named sizing (the service's own `resources` no longer apply);
+    its `resources` change single fields; its `environment` adds to the service's."""
+    override = service.get("overrides", {}).get(env_name)
+    if override is None:
+        return service
+    if override.get("enabled", True) is False:
+        return None
+    result = {key: value for key, value in service.items() if key != "overrides"}
+    if "sizing" in override:
+        result["sizing"] = override["sizing"]
+        result["resources"] = dict(override.get("resources", {}))
+    elif "resources" in override:
+        result["resources"] = {**service.get("resources", {}), **override["resources"]}
+    result["environment"] = {**service.get("environment", {}), **override.get("environment", {})}
+    if "image_tag" in override:
+        result["image_tag"] = override["image_tag"]
+    return result
+
+
+def services_in(data: dict[str, Any], env: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The services environment `env` runs at all (on ECS or still on Kubernetes), overrides applied."""
+    env_name = environment_name(data, env)
+    return {name: entry for name, body in data["services"].items() if (entry := service_in(body, env_name)) is not None}
+
+
 def services_on_ecs(data: dict[str, Any], env: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Services with an ECS service in `env`: all of them, or while migrating those `migration` names."""
+    """Services with an ECS service in `env`: all it runs, or while migrating those `migration` names."""
+    running = services_in(data, env)
     if "legacy" not in env:
-        return dict(data["services"])
-    return {name: body for name, body in data["services"].items() if name in env.get("migration", {})}
+        return running
+    return {name: body for name, body in running.items() if name in env.get("migration", {})}
 
 
 def _fully_on_ecs(env: dict[str, Any], name: str) -> bool:

@@ -27,9 +27,9 @@ def test_small_catalog_matches_a_hand_computation(cli: Any) -> None:
     assert (got["environment"], got["currency"], got["price_table_date"]) == ("live", "USD", PRICES["date"])
 
     # storefront: group edge (spot 0 %, on-demand base 2), sizing large (1024 cpu = 1 vCPU, 3072 MiB = 3 GB),
-    # min 2 / max 12 tasks, all on-demand.
+    # min 3 in live (overrides.live.resources) / max 12 tasks, all on-demand.
     storefront_task = (1 * p["fargate_vcpu_hour"] + 3 * p["fargate_gb_hour"]) * hours
-    assert got["services"]["storefront"]["min"] == pytest.approx(2 * storefront_task + 2 * logs_per_task, abs=0.01)
+    assert got["services"]["storefront"]["min"] == pytest.approx(3 * storefront_task + 3 * logs_per_task, abs=0.01)
     assert got["services"]["storefront"]["max"] == pytest.approx(12 * storefront_task + 12 * logs_per_task, abs=0.01)
 
     # ledger: group batch (spot 80 % -> on-demand 1 : Spot 4), sizing small (0.25 vCPU, 1 GB), min 1 / max 3.
@@ -44,7 +44,8 @@ def test_small_catalog_matches_a_hand_computation(cli: Any) -> None:
     pricing_task = (1 * p["fargate_vcpu_hour"] + 4 * p["fargate_gb_hour"]) * hours
     assert got["services"]["pricing"]["max"] == pytest.approx(20 * pricing_task + 20 * logs_per_task, abs=0.01)
 
-    fixed = (p["alb_hour"] * hours + p["alb_lcu_hour"] * PRICES["assumptions"]["alb_lcu_per_hour"] * hours
+    # Two load balancers in live: the internet-facing one and the internal one of `search`.
+    fixed = (2 * (p["alb_hour"] * hours + p["alb_lcu_hour"] * PRICES["assumptions"]["alb_lcu_per_hour"] * hours)
              + p["nat_gateway_hour"] * PRICES["assumptions"]["nat_gateways"] * hours
              + p["nat_gb"] * PRICES["assumptions"]["nat_gb_per_month"])
     assert got["monthly"]["min"] == pytest.approx(sum(s["min"] for s in got["services"].values()) + fixed, abs=0.05)

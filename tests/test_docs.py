@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from catalog_expectations import raw_catalog
+from catalog_expectations import raw_catalog, services_in, services_on_ecs
 from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG
 from hcl_reading import blocks, load
 
@@ -21,16 +21,21 @@ def test_environment_readme_shows_the_catalog(catalog, tree) -> None:
         text = (tree / "environments" / env_name / "README.md").read_text()
         diagrams = re.findall(r"```mermaid\n(.*?)```", text, re.DOTALL)
         assert len(diagrams) == 2
+        running = services_in(raw, env)  # overrides applied; services left out of this environment dropped
         for name in raw["services"]:
-            assert f'["{name}' in diagrams[0] and f'["{name}"]' in diagrams[1], (env_name, name)
+            shown = f'["{name}' in diagrams[0] and f'["{name}"]' in diagrams[1]
+            assert shown is (name in running), (env_name, name)
         for store in raw["data_stores"]:
             assert f'[("{store}")]' in diagrams[1]
-        hosts = {f"{label}.{env['domain']}" for s in raw["services"].values() for r in s.get("routes", []) for label in r.get("hosts", [])}
+        # Internal services still on Kubernetes have no rule on either load balancer.
+        on_ecs = services_on_ecs(raw, env)
+        routed = [s for name, s in running.items() if not s.get("internal") or name in on_ecs]
+        hosts = {f"{label}.{env['domain']}" for s in routed for r in s.get("routes", []) for label in r.get("hosts", [])}
         for host in hosts:
             assert host in diagrams[0], host
         table = text.split("## Listener rules, in evaluation order", 1)[1].split("##", 1)[0]
         priorities = [int(row.split("|")[1]) for row in table.splitlines() if re.match(r"^\| \d+ \|", row)]
-        want = sorted(r["priority"] for s in raw["services"].values() for r in s.get("routes", []))
+        want = sorted(r["priority"] for s in routed for r in s.get("routes", []))
         assert priorities == want, "every rule, in the order the listener evaluates them"
 
 

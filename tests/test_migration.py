@@ -147,12 +147,17 @@ def test_hosts_move_only_where_the_catalog_says(tmp_path: Path) -> None:
 
 
 def test_without_a_legacy_side_every_host_points_at_the_alb_or_at_cloudfront(tmp_path: Path) -> None:
-    hosts = {f"{label}.orbit.example" for service in orbit_data()["services"].values()
+    hosts = {f"{label}.orbit.example" for service in orbit_data()["services"].values() if not service.get("internal")
              for route in service.get("routes", []) for label in route.get("hosts", [])}
+    internal_hosts = {f"{label}.orbit.example" for service in orbit_data()["services"].values() if service.get("internal")
+                      for route in service.get("routes", []) for label in route.get("hosts", [])}
+    assert internal_hosts, "the orbit fixture has an internal service"
     with_edge = orbit_data()
     assert "edge" in with_edge["environments"]["live"]
     main = live_main(render(tmp_path / "edge", with_edge))
     assert main["alb"]["dns_records"] == {host: "edge" for host in hosts}
+    # An internal service's host never goes behind CloudFront: it names the internal load balancer.
+    assert main["internal_alb"]["dns_records"] == {host: "alb" for host in internal_hosts}
     assert main["security_groups"]["load_balancer_behind_cloudfront_only"] is True
     without_edge = orbit_data()
     del without_edge["environments"]["live"]["edge"]
@@ -228,7 +233,9 @@ def test_critical_services_go_last_when_the_legacy_url_covers_their_callers(cli:
     assert waves["pricing"] < waves["storefront"], "storefront calls pricing: pricing first within the critical side"
     plan = _plan(cli, write_yaml(tmp_path / "c.yaml", data), "live")
     shares = {s["name"]: s["ecs_percent"] for wave in plan["waves"] for s in wave["services"]}
-    assert shares == {"ledger": 50, "reindexer": 0, "storefront": 0, "pricing": 0}
+    assert shares == {"ledger": 50, "reindexer": 0, "storefront": 0, "pricing": 0, "search": 0}
+    steps = {s["name"]: s["next_step"] for wave in plan["waves"] for s in wave["services"]}
+    assert steps["search"] == "move at once (internal, no canary): `migration: {search: ecs}`"
 
 
 def test_services_in_a_call_cycle_share_a_wave(cli: Any, tmp_path: Path) -> None:

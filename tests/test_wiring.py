@@ -45,8 +45,11 @@ def resolve(expression: Any, scope: dict[str, Any]) -> Any:
     return literal(expression)
 
 
-def dynamic(body: dict[str, Any], name: str) -> dict[str, Any]:
+def dynamic(body: dict[str, Any], name: str, for_each: str | None = None) -> dict[str, Any]:
+    """The one dynamic block `name` (of several, the one iterating `for_each`)."""
     found = [block[f'"{name}"'] for block in body.get("dynamic", []) if f'"{name}"' in block]
+    if for_each is not None:
+        found = [block for block in found if block["for_each"] == for_each]
     assert len(found) == 1, f"expected one dynamic {name!r} block"
     return found[0]
 
@@ -178,14 +181,24 @@ def test_service_connect_alias(case: tuple[dict[str, Any], Path], service_resour
 def test_secrets_and_logs(case: tuple[dict[str, Any], Path], service_resources: dict) -> None:
     data, out = case
     definition = load(COMMITTED_OUT / "modules" / "ecs-service" / "main.tf")["locals"][0]["container_shape"]
-    assert "secrets     = [for name in sort(keys(var.secrets)) : { name = name, valueFrom = data.aws_secretsmanager_secret.this[name].arn }]" in (
-        COMMITTED_OUT / "modules" / "ecs-service" / "main.tf").read_text()
+    text = (COMMITTED_OUT / "modules" / "ecs-service" / "main.tf").read_text()
+    assert "[for name in sort(keys(var.secrets)) : { name = name, valueFrom = data.aws_secretsmanager_secret.this[name].arn }]" in text
+    assert "[for name in sort(keys(var.ssm_secrets)) : { name = name, valueFrom = data.aws_ssm_parameter.this[name].arn }]" in text
     assert "sort(keys(var.secrets))" in definition
-    lookup = resources(load(COMMITTED_OUT / "modules" / "ecs-service" / "main.tf"), "data")[("aws_secretsmanager_secret", "this")]
+    lookups = resources(load(COMMITTED_OUT / "modules" / "ecs-service" / "main.tf"), "data")
+    lookup = lookups[("aws_secretsmanager_secret", "this")]
     assert (lookup["for_each"], lookup["name"]) == ("${var.secrets}", "${each.value}")
+    parameter = lookups[("aws_ssm_parameter", "this")]
+    # The value never enters the state: only the ARN is read.
+    assert (parameter["for_each"], parameter["name"], parameter["with_decryption"]) == ("${var.ssm_secrets}", "${each.value}", False)
     log_group = service_resources[("aws_cloudwatch_log_group", "this")]
     for env_name, env, name, service, scope in _each_service(data, out):
-        assert scope["var"]["secrets"] == {var: env["secret_prefix"] + secret for var, secret in service.get("secrets", {}).items()}
+        given = service.get("secrets", {})
+        assert scope["var"]["secrets"] == {var: env["secret_prefix"] + secret for var, secret in given.items()
+                                           if isinstance(secret, str)}
+        parameter_prefix = env.get("ssm_parameter_prefix", "/" + env["secret_prefix"])
+        assert scope["var"].get("ssm_secrets", {}) == {var: parameter_prefix + secret["ssm"] for var, secret in given.items()
+                                                       if isinstance(secret, dict)}
         assert resolve(log_group["retention_in_days"], scope) == env["log_retention_days"], (env_name, name)
         # Design 8.1: /ecs/nexus-{environment}/{service-name}
         assert resolve(log_group["name"], scope) == f"/ecs/{data['platform']['name']}-{env_name}/{name}"
@@ -200,7 +213,10 @@ def test_security_group_sources() -> None:
     assert {name: (body["from_port"], literal(body["cidr_ipv4"])) for name, body in cidr_ingress.items()} == {
         "alb_https": (443, "0.0.0.0/0"), "alb_http": (80, "0.0.0.0/0"),
         # While migrating: Kubernetes pods reach services on ECS through the listener, from the catalog's pod CIDRs only.
-        "alb_https_from_cluster": (443, "${each.value}")}
+        "alb_https_from_cluster": (443, "${each.value}"),
+        # The internal load balancer: from the VPC (and pods) only, never 0.0.0.0/0.
+        "internal_alb_https": (443, "${each.value}")}
+    assert "internal_alb_client_cidrs" in cidr_ingress["internal_alb_https"]["for_each"]
     assert cidr_ingress["alb_https_from_cluster"]["for_each"] == "${toset(var.cluster_cidrs)}"
     from_alb = found[("aws_vpc_security_group_ingress_rule", "service_from_alb")]
     assert (from_alb["security_group_id"], from_alb["referenced_security_group_id"]) == (
@@ -235,7 +251,7 @@ def test_iam_resources_are_scoped() -> None:
     text = (COMMITTED_OUT / "modules" / "iam" / "main.tf").read_text()
     found = resources(load(COMMITTED_OUT / "modules" / "iam" / "main.tf"), "data")
     execution = found[("aws_iam_policy_document", "execution")]
-    reads = dynamic(execution, "statement")["content"][0]
+    reads = dynamic(execution, "statement", "${length(each.value.secret_names) > 0 ? [1] : []}")["content"][0]
     assert literal(reads["actions"]) == ["secretsmanager:GetSecretValue"]
     # Only the service's own secrets, by the name-?????? pattern (ARNs end in a random suffix).
     assert reads["resources"] == '${[for name in each.value.secret_names : "${local.secret_arn_prefix}${name}-??????"]}'
@@ -266,7 +282,7 @@ def test_deploys_own_the_image_and_terraform_the_shape(service_resources: dict) 
     assert lifecycle["replace_triggered_by"] == ["${terraform_data.task_shape}"]
     shape = service_resources[("terraform_data", "task_shape")]["input"]
     assert set(shape) == {"cpu", "memory", "execution_role_arn", "task_role_arn", "container", "scratch_volumes",
-                          "cpu_architecture", "ephemeral_storage", "sidecars"}
+                          "cpu_architecture", "ephemeral_storage", "sidecars", "efs_volumes"}
     parameter = service_resources[("aws_ssm_parameter", "image")]
     assert parameter["lifecycle"][0]["ignore_changes"] == ["insecure_value"]
     ecs = service_resources[("aws_ecs_service", "this")]
@@ -302,7 +318,7 @@ def test_read_only_root_filesystem_and_scratch_volumes(case: tuple[dict[str, Any
     if "reindexer" in data["services"]:
         assert opted_out, "the orbit fixture opts one service out; the test must see it"
     definition = service_resources[("aws_ecs_task_definition", "this")]
-    assert dynamic(definition, "volume")["for_each"] == "${var.scratch_volumes}"
+    assert dynamic(definition, "volume", "${var.scratch_volumes}")["content"][0]["name"] == "${volume.key}"
     container = (COMMITTED_OUT / "modules" / "ecs-service" / "main.tf").read_text()
     assert "readonlyRootFilesystem = var.readonly_root_filesystem" in container
     assert ("{ sourceVolume = name, containerPath = var.scratch_volumes[name], readOnly = false }" in container)
@@ -361,3 +377,46 @@ def test_scheduled_tasks_reach_their_module_as_the_catalog_says(case: tuple[dict
             assert module["image"] == f"{data['platform']['image_registry']}/{repository}:{env['image_tag']}"
             assert module["secrets"] == {var: env["secret_prefix"] + secret for var, secret in task.get("secrets", {}).items()}
             assert module["schedule_name"] == f"{data['platform']['name']}-{env_name}-{name}"
+
+
+def test_protocol_internal_routes_efs_and_overrides_reach_the_roots(case: tuple[dict[str, Any], Path]) -> None:
+    """Issue #11's per-environment overrides, protocols, internal services and EFS volumes, each read
+    from the catalog file (overrides applied by tests/catalog_expectations.py, not by the generator)."""
+    data, out = case
+    seen: set[str] = set()
+    for env_name, env, name, service, scope in _each_service(data, out):
+        module = scope["var"]
+        sizing = expected_sizing(data, service)
+        assert (module["cpu"], module["memory"], module["min_tasks"], module["max_tasks"]) == (
+            sizing["cpu"], sizing["memory"], sizing["min_tasks"], sizing["max_tasks"]), (env_name, name)
+        assert module["image"].endswith(":" + service.get("image_tag", env["image_tag"])), (env_name, name)
+        for variable, value in service.get("environment", {}).items():
+            assert module["environment_variables"][variable] == value, (env_name, name, variable)
+        assert module.get("protocol", "http") == service.get("protocol", "http"), (env_name, name)
+        if service.get("routes"):
+            balancer = "internal_alb" if service.get("internal") else "alb"
+            assert module["listener_arn"] == f"${{module.{balancer}.https_listener_arn}}", (env_name, name)
+        volumes = module.get("efs_volumes", {})
+        assert sorted(volumes) == sorted(service.get("efs_volumes", {})), (env_name, name)
+        for volume_name, volume in service.get("efs_volumes", {}).items():
+            got = volumes[volume_name]
+            assert (got["container_path"], got["read_only"]) == (volume["path"], volume.get("read_only", False))
+            assert got["file_system_id"] == f"${{data.aws_efs_file_system.{volume['file_system']}.id}}"
+            seen.add("efs")
+        seen.update(key for key in ("protocol", "internal") if service.get(key))
+        if env_name in data["services"][name].get("overrides", {}):
+            seen.add("override")
+    for env_name, env in data["environments"].items():
+        root = load(out / "environments" / env_name / "main.tf")
+        on_ecs = services_on_ecs(data, env)
+        internal = any(body.get("internal") and body.get("routes") for body in on_ecs.values())
+        assert ("internal_alb" in blocks(root, "module")) is internal, env_name
+        mounted = {volume["file_system"] for body in on_ecs.values() for volume in body.get("efs_volumes", {}).values()}
+        file_systems = {label for block in root.get("data", []) for kind, bodies in block.items()
+                        if kind == '"aws_efs_file_system"' for label in bodies}
+        assert {label.strip('"') for label in file_systems} == mounted, env_name
+    if "search" in data["services"]:
+        assert seen >= {"efs", "protocol", "internal", "override"}, "the orbit fixture uses every field; the test must see it"
+    service_tf = (COMMITTED_OUT / "modules" / "ecs-service" / "main.tf").read_text()
+    assert 'target_group_protocol_version = { http = "HTTP1", http2 = "HTTP2", grpc = "GRPC" }[var.protocol]' in service_tf
+    assert 'transit_encryption = "ENABLED"' in service_tf and 'iam             = "ENABLED"' in service_tf

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from catalog_expectations import expected_autoscaling, expected_capacity, expected_health_path, expected_sizing, raw_catalog
+from catalog_expectations import (expected_autoscaling, expected_capacity, expected_health_path, expected_sizing,
+                                  raw_catalog, service_in)
 from generator.model import Deployment
 from harness import EDGE_REGION, ORIGIN_VERIFY_VALUE, client, pagerduty_endpoint
 
@@ -69,6 +70,25 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
     facts += 7
     rules = world.elbv2.describe_rules(ListenerArn=listeners[443]["ListenerArn"])["Rules"]
     rules_by_priority = {int(rule["Priority"]): rule for rule in rules if rule["Priority"] != "default"}
+    raw = raw_catalog(deployment.catalog.file)
+    # Services with `internal: true` (catalog file) have their rules on the internal load balancer.
+    internal_rules_by_priority: dict[int, dict[str, Any]] = {}
+    internal_routed = [name for name, body in services_in(raw, raw["environments"][env.name]).items()
+                       if body.get("internal") and body.get("routes") and name in {s.name for s in deployment.services}]
+    if internal_routed:
+        internal_lb = world.elbv2.describe_load_balancers(Names=[names.internal_alb])["LoadBalancers"][0]
+        assert internal_lb["Scheme"] == "internal", internal_lb["Scheme"]
+        tag_filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in env.private_subnets.tags]
+        private = {subnet["SubnetId"] for subnet in world.ec2.describe_subnets(Filters=tag_filters)["Subnets"]}
+        assert {zone["SubnetId"] for zone in internal_lb["AvailabilityZones"]} <= private
+        internal_listener = next(l for l in world.elbv2.describe_listeners(LoadBalancerArn=internal_lb["LoadBalancerArn"])["Listeners"]
+                                 if l["Port"] == 443)
+        internal_rules_by_priority = {int(rule["Priority"]): rule for rule in
+                                      world.elbv2.describe_rules(ListenerArn=internal_listener["ListenerArn"])["Rules"]
+                                      if rule["Priority"] != "default"}
+        facts += 2
+    else:
+        assert names.internal_alb not in {lb["LoadBalancerName"] for lb in world.elbv2.describe_load_balancers()["LoadBalancers"]}
 
     tasks_sg_ids: dict[str, str] = {}
     services = world.ecs.describe_services(cluster=names.cluster, services=[s.name for s in deployment.services][:10])["services"]
@@ -77,10 +97,11 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
             cluster=names.cluster, services=[s.name for s in deployment.services][start:start + 10]
         )["services"]
     by_name = {service["serviceName"]: service for service in services}
-    raw = raw_catalog(deployment.catalog.file)
     for svc in deployment.services:
         model = svc.service
-        written = raw["services"][svc.name]  # expectations from the catalog file, not the model
+        # Expectations from the catalog file (its overrides for this environment applied by the tests'
+        # own reading), not from the model.
+        written = service_in(raw["services"][svc.name], env.name)
         service = by_name[svc.name]
         strategy = {s["capacityProvider"]: (s.get("weight", 0), s.get("base", 0)) for s in service["capacityProviderStrategy"]}
         assert strategy == expected_capacity(raw, written), svc.name
@@ -111,9 +132,14 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
         assert container["image"].startswith(f"{raw['platform']['image_registry']}/{repository}:"), container["image"]
         assert [m["containerPort"] for m in container.get("portMappings", [])] == ([written["port"]] if "port" in written else [])
         secrets = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
-        assert sorted(secrets) == sorted(var for var, _ in svc.secrets)
-        for var, secret_name in svc.secrets:
-            assert f":secret:{secret_name}-" in secrets[var], (svc.name, var)
+        assert sorted(secrets) == sorted(written.get("secrets", {})), svc.name
+        parameter_prefix = raw["environments"][env.name].get("ssm_parameter_prefix", "/" + env.secret_prefix)
+        for var, given in written.get("secrets", {}).items():
+            if isinstance(given, dict):  # SSM Parameter Store, by the parameter's ARN
+                assert secrets[var].endswith(f":parameter{parameter_prefix}{given['ssm']}"), (svc.name, var, secrets[var])
+                assert ":ssm:" in secrets[var]
+            else:
+                assert f":secret:{env.secret_prefix}{given}-" in secrets[var], (svc.name, var)
         assert {e["name"]: e["value"] for e in container.get("environment", [])} == dict(svc.environment)
         options = container["logConfiguration"]["options"]
         assert options.get("awslogs-group", options.get("log_group_name")) == svc.names.log_group
@@ -144,10 +170,28 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
         assert container["logConfiguration"]["logDriver"] == ("awsfirelens" if router else "awslogs"), svc.name
         # Read-only root filesystem unless the catalog gives a reason; the scratch paths are writable volumes.
         assert container.get("readonlyRootFilesystem", False) is ("writable_root_filesystem" not in written), svc.name
-        volumes = {v["name"] for v in task.get("volumes", [])}
-        mounts = {m["containerPath"]: m["sourceVolume"] for m in container.get("mountPoints", [])}
-        assert sorted(mounts) == sorted(written.get("scratch_paths", ["/tmp"])), (svc.name, mounts)
-        assert set(mounts.values()) == volumes, (svc.name, volumes)
+        volumes = {v["name"]: v for v in task.get("volumes", [])}
+        mounts = {m["containerPath"]: m for m in container.get("mountPoints", [])}
+        efs_volumes = written.get("efs_volumes", {})
+        assert sorted(mounts) == sorted([*written.get("scratch_paths", ["/tmp"]), *(v["path"] for v in efs_volumes.values())]), (svc.name, mounts)
+        assert {m["sourceVolume"] for m in mounts.values()} == set(volumes), (svc.name, volumes)
+        # EFS: encrypted in transit, mounted as the task role, through an access point rooted at the
+        # volume's directory and owned by its POSIX user.
+        for volume_name, volume in efs_volumes.items():
+            mount = mounts[volume["path"]]
+            assert mount.get("readOnly", False) is volume.get("read_only", False)
+            config = volumes[mount["sourceVolume"]]["efsVolumeConfiguration"]
+            assert config["transitEncryption"] == "ENABLED" and config["authorizationConfig"]["iam"] == "ENABLED"
+            point = world.efs.describe_access_points(AccessPointId=config["authorizationConfig"]["accessPointId"])["AccessPoints"][0]
+            assert point["RootDirectory"]["Path"] == volume.get("directory", f"/{svc.name}/{volume_name}")
+            user = volume.get("posix_user", {"uid": 1000, "gid": 1000})
+            assert (point["PosixUser"]["Uid"], point["PosixUser"]["Gid"]) == (user["uid"], user["gid"])
+            file_system = raw["environments"][env.name]["file_systems"][volume["file_system"]]
+            tagged = world.efs.describe_file_systems(FileSystemId=point["FileSystemId"])["FileSystems"][0]
+            assert {t["Key"]: t["Value"] for t in tagged.get("Tags", [])}.items() >= file_system["tags"].items()
+            facts += 4
+        if "port" in written:  # Service Connect's app protocol is the catalog's protocol
+            assert container["portMappings"][0]["appProtocol"] == written.get("protocol", "http"), svc.name
         facts += 14
 
         if model.load_balanced:
@@ -157,8 +201,12 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
             assert (group["TargetType"], group["HealthCheckPath"]) == ("ip", health_path)
             assert group.get("HealthCheckPort", "traffic-port") == "traffic-port"
             assert service["loadBalancers"][0]["targetGroupArn"] == group["TargetGroupArn"]
+            protocol = written.get("protocol", "http")
+            assert group["ProtocolVersion"] == {"http": "HTTP1", "http2": "HTTP2", "grpc": "GRPC"}[protocol], svc.name
+            assert group["Matcher"] == ({"GrpcCode": "0"} if protocol == "grpc" else {"HttpCode": "200-399"}), group["Matcher"]
+            on_listener = internal_rules_by_priority if written.get("internal") else rules_by_priority
             for rule in svc.listener_rules:
-                applied = rules_by_priority.pop(rule.priority)
+                applied = on_listener.pop(rule.priority)
                 conditions = {c["Field"]: sorted(_condition_values(c)) for c in applied["Conditions"]}
                 expected = {}
                 if rule.hosts:
@@ -170,6 +218,7 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
                 facts += 2
 
     assert not rules_by_priority, f"listener rules the catalog does not define: {sorted(rules_by_priority)}"
+    assert not internal_rules_by_priority, f"internal rules the catalog does not define: {sorted(internal_rules_by_priority)}"
 
     targets = {
         t["ResourceId"]: t
@@ -177,7 +226,7 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
     }
     policies = world.autoscaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
     for svc in deployment.services:
-        written = raw["services"][svc.name]
+        written = service_in(raw["services"][svc.name], env.name)
         resource_id = f"service/{names.cluster}/{svc.name}"
         target = targets[resource_id]
         sizing = expected_sizing(raw, written)
@@ -219,7 +268,7 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
         if svc.service.load_balanced:
             assert sorted(alarms[svc.names.target_5xx_rate_alarm]["AlarmActions"]) == sorted([alerts, paging])
             low = alarms[svc.names.healthy_hosts_low_alarm]
-            minimum = expected_sizing(raw, raw["services"][svc.name])["min_tasks"]
+            minimum = expected_sizing(raw, service_in(raw["services"][svc.name], env.name))["min_tasks"]
             assert (low["Threshold"], low["ComparisonOperator"]) == (minimum, "LessThanThreshold")
         else:
             assert svc.names.target_5xx_rate_alarm not in alarms

@@ -29,7 +29,7 @@ from generator.model import Deployment
 HERE = Path(__file__).resolve().parent
 ENDPOINT_SERVICES = (
     "acm", "appautoscaling", "cloudwatch", "ec2", "ecr", "ecs", "elbv2", "iam", "kms", "logs", "route53",
-    "s3", "scheduler", "secretsmanager", "servicediscovery", "sns", "ssm", "sts", "wafv2", "cloudfront",
+    "s3", "scheduler", "secretsmanager", "servicediscovery", "sns", "ssm", "sts", "wafv2", "cloudfront", "efs",
 )
 EDGE_REGION = "us-east-1"  # CloudFront's certificate and WAF
 AVAILABILITY_ZONE_LETTERS = ("a", "b", "c")
@@ -130,9 +130,22 @@ def seed_existing_world(url: str, deployment: Deployment) -> None:
     for store, lookup in env.data_store_security_groups:
         group = ec2.create_security_group(GroupName=f"existing-{store}", Description=f"existing {store}", VpcId=vpc_id)
         ec2.create_tags(Resources=[group["GroupId"]], Tags=_concrete(lookup.tags, "a"))
+    efs = client(url, "efs", region)
+    for name, file_system, _ in deployment.file_systems:
+        if file_system.lookup.id or file_system.security_group.id:
+            raise ValueError(f"file system {name!r} is named by id; the emulator cannot create given ids")
+        efs.create_file_system(CreationToken=f"e2e-{name}", Encrypted=True,
+                               Tags=_concrete(file_system.lookup.tags, "a"))
+        group = ec2.create_security_group(GroupName=f"existing-efs-{name}", Description=f"mount targets of {name}",
+                                          VpcId=vpc_id)
+        ec2.create_tags(Resources=[group["GroupId"]], Tags=_concrete(file_system.security_group.tags, "a"))
     secrets = client(url, "secretsmanager", region)
     for name in sorted({secret for svc in (*deployment.services, *deployment.scheduled_tasks) for secret in svc.secret_names}):
         secrets.create_secret(Name=name, SecretString="emulator-value")
+    ssm = client(url, "ssm", region)
+    for name in sorted({parameter for svc in (*deployment.services, *deployment.scheduled_tasks)
+                        for parameter in svc.ssm_parameter_names}):
+        ssm.put_parameter(Name=name, Value="emulator-secure-value", Type="SecureString")
     secrets.create_secret(Name=env.pagerduty_endpoint_secret, SecretString=pagerduty_endpoint(env.name))
     if env.edge:
         secrets.create_secret(Name=env.edge.origin_verify_secret, SecretString=ORIGIN_VERIFY_VALUE)

@@ -9,7 +9,7 @@ resource "aws_lb" "this" {
   #checkov:skip=CKV_AWS_150:Deletion protection is set per environment from the catalog (on in prod, off where environments are torn down).
   #checkov:skip=CKV2_AWS_76:The Log4j rule set (AWSManagedRulesKnownBadInputsRuleSet) is attached; the check also demands AWSManagedRulesAnonymousIpList, which would block webhooks from cloud-hosted integrations.
   name               = var.name
-  internal           = false
+  internal           = var.internal
   load_balancer_type = "application"
   security_groups    = [var.security_group_id]
   subnets            = var.subnet_ids
@@ -20,7 +20,7 @@ resource "aws_lb" "this" {
 
   access_logs {
     bucket  = var.access_logs_bucket
-    prefix  = "alb"
+    prefix  = var.access_logs_prefix
     enabled = true
   }
 

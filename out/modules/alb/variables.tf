@@ -11,8 +11,14 @@ variable "name" {
   }
 }
 
+variable "internal" {
+  description = "An internal load balancer (private subnets, private addresses only) instead of an internet-facing one."
+  type        = bool
+  default     = false
+}
+
 variable "subnet_ids" {
-  description = "A list of public subnet IDs, in at least two availability zones."
+  description = "A list of subnet IDs in at least two availability zones: public ones, or private ones for an internal load balancer."
   type        = list(string)
 }
 
@@ -27,8 +33,14 @@ variable "deletion_protection" {
 }
 
 variable "access_logs_bucket" {
-  description = "Name of the existing S3 bucket that receives access logs (prefix `alb`)."
+  description = "Name of the existing S3 bucket that receives access logs."
   type        = string
+}
+
+variable "access_logs_prefix" {
+  description = "Prefix of the access log objects in the bucket."
+  type        = string
+  default     = "alb"
 }
 
 variable "certificate_domain" {

@@ -5,6 +5,13 @@ locals {
   load_balanced = var.target_group_name != null
   has_port      = var.container_port != null
 
+  # The target group's protocol version; gRPC health checks answer with gRPC status codes (0 is OK).
+  target_group_protocol_version = { http = "HTTP1", http2 = "HTTP2", grpc = "GRPC" }[var.protocol]
+  health_check_matcher          = var.protocol == "grpc" ? "0" : "200-399"
+
+  # Task volumes of the EFS mounts; the prefix keeps them apart from the scratch volumes.
+  efs_volume_names = { for name, volume in var.efs_volumes : name => "efs-${name}" }
+
   # Everything of the container but its image: Terraform owns this shape, the
   # deploy command (`python -m generator deploy`) owns the image.
   container_shape = merge(
@@ -13,10 +20,16 @@ locals {
       essential = true
 
       environment = [for name in sort(keys(var.environment_variables)) : { name = name, value = var.environment_variables[name] }]
-      secrets     = [for name in sort(keys(var.secrets)) : { name = name, valueFrom = data.aws_secretsmanager_secret.this[name].arn }]
+      secrets = concat(
+        [for name in sort(keys(var.secrets)) : { name = name, valueFrom = data.aws_secretsmanager_secret.this[name].arn }],
+        [for name in sort(keys(var.ssm_secrets)) : { name = name, valueFrom = data.aws_ssm_parameter.this[name].arn }],
+      )
 
       readonlyRootFilesystem = var.readonly_root_filesystem
-      mountPoints            = [for name in sort(keys(var.scratch_volumes)) : { sourceVolume = name, containerPath = var.scratch_volumes[name], readOnly = false }]
+      mountPoints = concat(
+        [for name in sort(keys(var.scratch_volumes)) : { sourceVolume = name, containerPath = var.scratch_volumes[name], readOnly = false }],
+        [for name in sort(keys(var.efs_volumes)) : { sourceVolume = local.efs_volume_names[name], containerPath = var.efs_volumes[name].container_path, readOnly = var.efs_volumes[name].read_only }],
+      )
 
       # Through the FireLens log router when the task has one, else straight to CloudWatch Logs.
       logConfiguration = local.log_router != null ? {
@@ -40,7 +53,7 @@ locals {
     length(local.service_depends_on) > 0 ? { dependsOn = local.service_depends_on } : {},
     local.has_port ? {
       # The port mapping's name is what Service Connect refers to.
-      portMappings = [{ name = var.name, containerPort = var.container_port, protocol = "tcp", appProtocol = "http" }]
+      portMappings = [{ name = var.name, containerPort = var.container_port, protocol = "tcp", appProtocol = var.protocol }]
     } : {},
     local.health_check_command != null ? {
       healthCheck = {
@@ -159,6 +172,7 @@ resource "terraform_data" "task_shape" {
     container          = jsonencode(local.container_shape)
     sidecars           = jsonencode(local.sidecar_definitions)
     scratch_volumes    = var.scratch_volumes
+    efs_volumes        = jsonencode({ for name, volume in var.efs_volumes : name => aws_efs_access_point.this[name].id })
     cpu_architecture   = var.cpu_architecture
     ephemeral_storage  = var.ephemeral_storage_gib
   }
@@ -168,6 +182,42 @@ data "aws_secretsmanager_secret" "this" {
   for_each = var.secrets
 
   name = each.value
+}
+
+# Only the ARN is used. Without decryption the state holds the parameter's
+# ciphertext, never its value; ECS decrypts it when a task starts.
+data "aws_ssm_parameter" "this" {
+  for_each = var.ssm_secrets
+
+  name            = each.value
+  with_decryption = false
+}
+
+################################################################################
+# EFS access points: each volume sees only its own directory, as one POSIX user
+################################################################################
+
+resource "aws_efs_access_point" "this" {
+  for_each = var.efs_volumes
+
+  file_system_id = each.value.file_system_id
+
+  posix_user {
+    uid = each.value.posix_uid
+    gid = each.value.posix_gid
+  }
+
+  root_directory {
+    path = each.value.directory
+
+    creation_info {
+      owner_uid   = each.value.posix_uid
+      owner_gid   = each.value.posix_gid
+      permissions = "0750"
+    }
+  }
+
+  tags = merge(var.tags, { Name = each.value.access_point_name })
 }
 
 resource "aws_ecs_task_definition" "this" {
@@ -191,6 +241,26 @@ resource "aws_ecs_task_definition" "this" {
 
     content {
       name = volume.key
+    }
+  }
+
+  # Encrypted in transit and mounted with the task role (IAM authorization),
+  # through the volume's own access point.
+  dynamic "volume" {
+    for_each = var.efs_volumes
+
+    content {
+      name = local.efs_volume_names[volume.key]
+
+      efs_volume_configuration {
+        file_system_id     = volume.value.file_system_id
+        transit_encryption = "ENABLED"
+
+        authorization_config {
+          access_point_id = aws_efs_access_point.this[volume.key].id
+          iam             = "ENABLED"
+        }
+      }
     }
   }
 
@@ -243,13 +313,14 @@ resource "aws_lb_target_group" "this" {
   # that a listener rule still forwards to.
   port                 = 80
   protocol             = "HTTP"
+  protocol_version     = local.target_group_protocol_version
   vpc_id               = var.vpc_id
   target_type          = "ip"
   deregistration_delay = 30
 
   health_check {
     path                = var.health_check_path
-    matcher             = "200-399"
+    matcher             = local.health_check_matcher
     interval            = 30
     timeout             = 5
     healthy_threshold   = 2

@@ -115,8 +115,19 @@ variable "container_port" {
   default     = null
 }
 
+variable "protocol" {
+  description = "What the port speaks: `http` (HTTP/1.1), `http2` or `grpc`: the target group's protocol version and Service Connect's app protocol."
+  type        = string
+  default     = "http"
+
+  validation {
+    condition     = contains(["http", "http2", "grpc"], var.protocol)
+    error_message = "The protocol must be http, http2 or grpc."
+  }
+}
+
 variable "health_check_path" {
-  description = "HTTP path the container and the target group probe; `null` for workers."
+  description = "HTTP path the container and the target group probe (for gRPC, the health method's path, e.g. /grpc.health.v1.Health/Check); `null` for workers."
   type        = string
   default     = null
 }
@@ -205,6 +216,31 @@ variable "secrets" {
   description = "A map of environment variable name to the Secrets Manager secret name that fills it."
   type        = map(string)
   default     = {}
+}
+
+variable "ssm_secrets" {
+  description = "A map of environment variable name to the SSM Parameter Store parameter (full name, e.g. /nexus/prod/orders/db-password) that fills it."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name in values(var.ssm_secrets) : startswith(name, "/")])
+    error_message = "SSM parameter names must be full hierarchical names starting with /."
+  }
+}
+
+variable "efs_volumes" {
+  description = "EFS file systems mounted into the container, by volume name. Each gets an access point rooted at `directory` (created with the POSIX owner if missing); every file operation runs as posix_uid:posix_gid."
+  type = map(object({
+    file_system_id    = string
+    access_point_name = string
+    directory         = string
+    container_path    = string
+    read_only         = bool
+    posix_uid         = number
+    posix_gid         = number
+  }))
+  default = {}
 }
 
 variable "readonly_root_filesystem" {

@@ -18,6 +18,8 @@ locals {
   log_group_arn_prefix = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:"
   # Secrets Manager appends six random characters to every secret's ARN.
   secret_arn_prefix = "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:"
+  # Parameter names start with `/`, which the ARN keeps: `...:parameter/nexus/prod/x`.
+  parameter_arn_prefix = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter"
 }
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
@@ -81,6 +83,18 @@ data "aws_iam_policy_document" "execution" {
       resources = [for name in each.value.secret_names : "${local.secret_arn_prefix}${name}-??????"]
     }
   }
+
+  # Parameters encrypted with the account's default key (aws/ssm) need no KMS
+  # grant; a customer-managed key's policy must allow this role to decrypt.
+  dynamic "statement" {
+    for_each = length(each.value.ssm_parameter_names) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadParameters"
+      actions   = ["ssm:GetParameters"]
+      resources = [for name in each.value.ssm_parameter_names : "${local.parameter_arn_prefix}${name}"]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "execution" {
@@ -108,7 +122,7 @@ resource "aws_iam_role" "task" {
 locals {
   services_with_task_policy = {
     for name, service in var.services : name => service
-    if length(service.s3_read_bucket_arns) > 0 || var.enable_execute_command
+    if length(service.s3_read_bucket_arns) > 0 || length(service.efs_mounts) > 0 || var.enable_execute_command
   }
 }
 
@@ -122,6 +136,40 @@ data "aws_iam_policy_document" "task" {
       sid       = "ReadObjects"
       actions   = ["s3:GetObject"]
       resources = [for arn in each.value.s3_read_bucket_arns : "${arn}/*"]
+    }
+  }
+
+  # ECS mounts the service's EFS volumes as the task role, through mount targets
+  # only; writes only where the volume is not read-only.
+  dynamic "statement" {
+    for_each = length(each.value.efs_mounts) > 0 ? [1] : []
+
+    content {
+      sid       = "MountFileSystems"
+      actions   = ["elasticfilesystem:ClientMount"]
+      resources = [for mount in each.value.efs_mounts : mount.file_system_arn]
+
+      condition {
+        test     = "Bool"
+        variable = "elasticfilesystem:AccessedViaMountTarget"
+        values   = ["true"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length([for mount in each.value.efs_mounts : mount if mount.writable]) > 0 ? [1] : []
+
+    content {
+      sid       = "WriteFileSystems"
+      actions   = ["elasticfilesystem:ClientWrite"]
+      resources = [for mount in each.value.efs_mounts : mount.file_system_arn if mount.writable]
+
+      condition {
+        test     = "Bool"
+        variable = "elasticfilesystem:AccessedViaMountTarget"
+        values   = ["true"]
+      }
     }
   }
 

@@ -9,7 +9,10 @@ variable "services" {
     image_repository_arn = string
     log_group_name       = string
     secret_names         = list(string)
+    ssm_parameter_names  = optional(list(string), [])
     s3_read_bucket_arns  = list(string)
+    # EFS file systems the task mounts (IAM authorization); writable unless read-only.
+    efs_mounts = optional(list(object({ file_system_arn = string, writable = bool })), [])
   }))
 
   validation {

@@ -28,6 +28,14 @@ data "aws_secretsmanager_secret" "this" {
   name = each.value
 }
 
+# Only the ARN is used; without decryption the state never holds the value.
+data "aws_ssm_parameter" "this" {
+  for_each = var.ssm_secrets
+
+  name            = each.value
+  with_decryption = false
+}
+
 ################################################################################
 # Roles: execution (pull, logs, secrets), task (the application), scheduler
 ################################################################################
@@ -83,6 +91,16 @@ data "aws_iam_policy_document" "execution" {
       sid       = "ReadSecrets"
       actions   = ["secretsmanager:GetSecretValue"]
       resources = [for name in sort(keys(var.secrets)) : data.aws_secretsmanager_secret.this[name].arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.ssm_secrets) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadParameters"
+      actions   = ["ssm:GetParameters"]
+      resources = [for name in sort(keys(var.ssm_secrets)) : data.aws_ssm_parameter.this[name].arn]
     }
   }
 }
@@ -195,11 +213,14 @@ resource "aws_ecs_task_definition" "this" {
 
   container_definitions = jsonencode([merge(
     {
-      name                   = var.name
-      image                  = var.image
-      essential              = true
-      environment            = [for name in sort(keys(var.environment_variables)) : { name = name, value = var.environment_variables[name] }]
-      secrets                = [for name in sort(keys(var.secrets)) : { name = name, valueFrom = data.aws_secretsmanager_secret.this[name].arn }]
+      name        = var.name
+      image       = var.image
+      essential   = true
+      environment = [for name in sort(keys(var.environment_variables)) : { name = name, value = var.environment_variables[name] }]
+      secrets = concat(
+        [for name in sort(keys(var.secrets)) : { name = name, valueFrom = data.aws_secretsmanager_secret.this[name].arn }],
+        [for name in sort(keys(var.ssm_secrets)) : { name = name, valueFrom = data.aws_ssm_parameter.this[name].arn }],
+      )
       readonlyRootFilesystem = true
       mountPoints            = [{ sourceVolume = "scratch-tmp", containerPath = "/tmp", readOnly = false }]
       logConfiguration = {

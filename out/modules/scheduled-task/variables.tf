@@ -81,6 +81,17 @@ variable "secrets" {
   default     = {}
 }
 
+variable "ssm_secrets" {
+  description = "A map of environment variable name to the SSM Parameter Store parameter (full name, starting with /) that fills it."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name in values(var.ssm_secrets) : startswith(name, "/")])
+    error_message = "SSM parameter names must be full hierarchical names starting with /."
+  }
+}
+
 variable "log_group_name" {
   description = "Name of the task's log group."
   type        = string

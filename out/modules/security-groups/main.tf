@@ -7,7 +7,14 @@
 # the services that declare they call it; nothing else.
 
 locals {
-  load_balanced = { for name, service in var.services : name => service if service.load_balanced }
+  load_balanced          = { for name, service in var.services : name => service if service.load_balanced && !service.internal }
+  internal_load_balanced = { for name, service in var.services : name => service if service.load_balanced && service.internal }
+
+  file_system_access = merge([
+    for name, service in var.services : {
+      for file_system in service.file_systems : "${name}->${file_system}" => { service = name, file_system = file_system }
+    }
+  ]...)
 
   service_calls = merge([
     for caller, service in var.services : {
@@ -123,6 +130,43 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https_from_cluster" {
 }
 
 ################################################################################
+# Internal load balancer (services with `internal: true`)
+################################################################################
+
+resource "aws_security_group" "internal_alb" {
+  #checkov:skip=CKV2_AWS_5:Attached to the internal load balancer in the alb module, which checkov does not follow across modules.
+  count = var.internal_alb_security_group_name != null ? 1 : 0
+
+  name        = var.internal_alb_security_group_name
+  description = "Internal load balancer: HTTPS from inside the VPC, service ports out"
+  vpc_id      = var.vpc_id
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "internal_alb_https" {
+  for_each = var.internal_alb_security_group_name != null ? toset(var.internal_alb_client_cidrs) : toset([])
+
+  security_group_id = aws_security_group.internal_alb[0].id
+  description       = "HTTPS from ${each.value}"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = each.value
+}
+
+resource "aws_vpc_security_group_egress_rule" "internal_alb_to_service" {
+  for_each = local.internal_load_balanced
+
+  security_group_id            = aws_security_group.internal_alb[0].id
+  description                  = "To ${each.key}"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
+  referenced_security_group_id = aws_security_group.service[each.key].id
+}
+
+################################################################################
 # Services
 ################################################################################
 
@@ -146,6 +190,17 @@ resource "aws_vpc_security_group_ingress_rule" "service_from_alb" {
   from_port                    = each.value.port
   to_port                      = each.value.port
   referenced_security_group_id = aws_security_group.alb.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "service_from_internal_alb" {
+  for_each = local.internal_load_balanced
+
+  security_group_id            = aws_security_group.service[each.key].id
+  description                  = "From the internal load balancer"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
+  referenced_security_group_id = aws_security_group.internal_alb[0].id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "service_from_caller" {
@@ -218,5 +273,31 @@ resource "aws_vpc_security_group_ingress_rule" "data_store_from_service" {
   ip_protocol                  = "tcp"
   from_port                    = var.data_stores[each.value.store].port
   to_port                      = var.data_stores[each.value.store].port
+  referenced_security_group_id = aws_security_group.service[each.value.service].id
+}
+
+################################################################################
+# Existing EFS file systems (NFS, encrypted in transit)
+################################################################################
+
+resource "aws_vpc_security_group_egress_rule" "service_to_file_system" {
+  for_each = local.file_system_access
+
+  security_group_id            = aws_security_group.service[each.value.service].id
+  description                  = "NFS to ${each.value.file_system}"
+  ip_protocol                  = "tcp"
+  from_port                    = 2049
+  to_port                      = 2049
+  referenced_security_group_id = var.file_system_security_group_ids[each.value.file_system]
+}
+
+resource "aws_vpc_security_group_ingress_rule" "file_system_from_service" {
+  for_each = local.file_system_access
+
+  security_group_id            = var.file_system_security_group_ids[each.value.file_system]
+  description                  = "NFS from ${each.value.service}"
+  ip_protocol                  = "tcp"
+  from_port                    = 2049
+  to_port                      = 2049
   referenced_security_group_id = aws_security_group.service[each.value.service].id
 }

@@ -10,3 +10,8 @@ output "service_security_group_ids" {
   description = "A map of service name to the ID of its security group."
   value       = { for name, group in aws_security_group.service : name => group.id }
 }
+
+output "internal_alb_security_group_id" {
+  description = "ID of the internal load balancer's security group; `null` when no service is internal."
+  value       = one(aws_security_group.internal_alb[*].id)
+}

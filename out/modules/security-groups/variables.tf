@@ -12,14 +12,16 @@ variable "alb_security_group_name" {
 }
 
 variable "services" {
-  description = "A map of services: their group name, port, whether the ALB routes to them, whom they call on ECS, whether they call through the Kubernetes ingress and which data stores they use."
+  description = "A map of services: their group name, port, whether a load balancer routes to them (the internal one if `internal`), whom they call on ECS, whether they call through the Kubernetes ingress, which data stores they use and which EFS file systems they mount."
   type = map(object({
     security_group_name = string
     port                = optional(number)
     load_balanced       = bool
+    internal            = optional(bool, false)
     calls               = list(string)
     calls_legacy        = optional(bool, false)
     data_stores         = list(string)
+    file_systems        = optional(list(string), [])
   }))
 
   validation {
@@ -40,6 +42,24 @@ variable "data_stores" {
     port              = number
   }))
   default = {}
+}
+
+variable "file_system_security_group_ids" {
+  description = "A map of EFS file system name to the security group of its mount targets, which admits NFS from the services that mount it."
+  type        = map(string)
+  default     = {}
+}
+
+variable "internal_alb_security_group_name" {
+  description = "Name of the internal load balancer's security group; `null` when no service is internal."
+  type        = string
+  default     = null
+}
+
+variable "internal_alb_client_cidrs" {
+  description = "CIDRs admitted to the internal load balancer's HTTPS listener (the VPC, and Kubernetes pods while migrating)."
+  type        = list(string)
+  default     = []
 }
 
 variable "legacy_ingress" {
