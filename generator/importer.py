@@ -11,8 +11,10 @@ multi-document, `List` kinds) and writes a catalog that validates and renders. T
 - resources: the cheapest Fargate cpu/memory pair covering the sum over all containers of the larger
   of request and limit (Fargate sizes the task, not the container).
 - replicas -> min and max tasks; a HorizontalPodAutoscaler (autoscaling/v2) -> min/max and targets.
-- readiness (else liveness) probe: httpGet -> health_check_path, exec -> health_check.command;
+- readiness (else liveness) probe: httpGet -> health_check_path, exec -> health_check.command,
+  grpc -> protocol grpc with grpc_health_probe as the command (a guess: the image must hold it);
   initialDelaySeconds (or a startup probe's failureThreshold x periodSeconds) -> grace period.
+- a Service port with appProtocol grpc / http2 / kubernetes.io/h2c (or named grpc*) -> protocol.
 - env values -> environment; secretKeyRef -> secrets, named `<secret>/<key>` under the environment's
   secret_prefix; configMapKeyRef and envFrom configMapRef -> the ConfigMap's values when it is in the
   manifests. Values that look like credentials are never copied: they are reported.
@@ -21,7 +23,11 @@ multi-document, `List` kinds) and writes a catalog that validates and renders. T
   domain; pathType Prefix `/a` -> `/a` and `/a/*`, Exact -> the path, ImplementationSpecific -> as
   Prefix (reported). Priorities from 10 in steps of 10, most specific rule first, so none is shadowed.
 - nodeSelector or required node affinity `kubernetes.io/arch: arm64` -> cpu_architecture ARM64.
-- emptyDir mounts -> scratch_paths.
+- emptyDir mounts -> scratch_paths; persistentVolumeClaim mounts (and StatefulSet volumeClaimTemplates)
+  -> efs_volumes on an environment file system named after the claim, looked up by the tag
+  Name=<platform>-<environment>-<claim> (placeholder, reported: the data must be copied to EFS, and EFS
+  is shared by every task where a ReadWriteOnce volume belonged to one pod).
+- an Ingress annotated `alb.ingress.kubernetes.io/scheme: internal` -> its services are `internal`.
 Everything else is reported, with file, kind/name and field, at the top of the catalog and on stderr.
 """
 
@@ -231,6 +237,7 @@ class _Importer:
     def __init__(self, manifests: list[Manifest], platform: str, environment: str):
         self.platform, self.environment = platform, environment
         self.notes: list[str] = []
+        self.file_systems: dict[str, dict[str, Any]] = {}  # environment file systems the claims became
         self.by_kind: dict[str, list[Manifest]] = defaultdict(list)
         for manifest in manifests:
             self.by_kind[manifest.kind].append(manifest)
@@ -376,6 +383,7 @@ class _Importer:
             "secret_prefix": f"{self.platform}/{env}/",
             "image_tag": tag if tag not in MOVING_TAGS else "replace-me",
             "alerting": {"pagerduty_endpoint_secret": "alerting/pagerduty-endpoint"},
+            **({"file_systems": dict(sorted(self.file_systems.items()))} if self.file_systems else {}),
         }
 
     def _main_container(self, workload: Manifest, k8s_services: dict[str, tuple[Manifest, Manifest | None]]) -> int:
@@ -422,6 +430,11 @@ class _Importer:
             if len(ports) > 1:
                 self.note(workload, f"{base}.ports", f"only the first port ({ports[0]['containerPort']}) is the service's")
         self._probe(workload, main, base, ports, service)
+        if "port" in service:
+            self._service_protocol(workload, k8s_services, service)
+        if service.get("protocol") == "grpc" and "command" not in service.get("health_check", {}):
+            service.setdefault("health_check", {})["command"] = ["/bin/grpc_health_probe", f"-addr=:{service['port']}"]
+            self.note(workload, base, "gRPC service checked with /bin/grpc_health_probe (a guess: the image must contain it)")
         if main.get("command"):
             service["entry_point"] = [str(part) for part in main["command"]]
         if main.get("args"):
@@ -431,6 +444,23 @@ class _Importer:
         self._architecture(workload, pod, service)
         self._volumes(workload, pod, main, base, service)
         return service
+
+    def _service_protocol(self, workload: Manifest, k8s_services: dict[str, tuple[Manifest, Manifest | None]],
+                          service: dict[str, Any]) -> None:
+        """A Service port's appProtocol (or a grpc* port name) -> the catalog's protocol."""
+        for k8s_service, selected in k8s_services.values():
+            if selected is not workload:
+                continue
+            for index, port in enumerate(k8s_service.body.get("spec", {}).get("ports", []) or []):
+                app = str(port.get("appProtocol", "")).lower()
+                name = str(port.get("name", "")).lower()
+                protocol = ("grpc" if app == "grpc" or name.startswith("grpc") else
+                            "http2" if app in ("http2", "kubernetes.io/h2c") else None)
+                if protocol:
+                    service["protocol"] = protocol
+                    self.note(k8s_service, f"spec.ports[{index}]", f"protocol {protocol} (from "
+                                                                    f"{'appProtocol' if app else 'the port name'})")
+                    return
 
     def _sidecar(self, workload: Manifest, where: str, container: dict[str, Any], sidecars: dict[str, dict[str, Any]],
                  init: bool) -> None:
@@ -478,8 +508,14 @@ class _Importer:
                     self.note(workload, f"{base}.{kind}.httpGet.path", f"{path!r} is not a plain path; not mapped")
             elif "exec" in probe:
                 service["health_check"] = {"command": [str(part) for part in probe["exec"].get("command", [])]}
+            elif "grpc" in probe and "port" in service:
+                port = probe["grpc"].get("port", service["port"])
+                service["protocol"] = "grpc"
+                service["health_check"] = {"command": ["/bin/grpc_health_probe", f"-addr=:{port}"]}
+                self.note(workload, f"{base}.{kind}.grpc", "gRPC probe -> protocol grpc, checked with "
+                                                           "/bin/grpc_health_probe (a guess: the image must contain it)")
             else:
-                self.note(workload, f"{base}.{kind}", "only httpGet and exec probes are mapped (tcpSocket and grpc: "
+                self.note(workload, f"{base}.{kind}", "only httpGet, exec and grpc probes are mapped (tcpSocket: "
                                                       "give health_check.command)")
             grace = probe.get("initialDelaySeconds")
             startup = main.get("startupProbe")
@@ -592,13 +628,32 @@ class _Importer:
         for index, mount in enumerate(main.get("volumeMounts", []) or []):
             volume = volumes.get(mount.get("name"), {})
             path = str(mount.get("mountPath", ""))
-            if "emptyDir" in volume and re.fullmatch(r"/[A-Za-z0-9._/-]{1,200}", path) and path != "/":
+            plain_path = re.fullmatch(r"/[A-Za-z0-9._/-]{1,200}", path) and path != "/"
+            claims = {str(c.get("metadata", {}).get("name")) for c in
+                      (workload.body.get("spec", {}).get("volumeClaimTemplates") or [])}
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if claim is None and mount.get("name") in claims:
+                claim = f"{mount.get('name')}-{workload.name}"  # a StatefulSet's per-pod claims, one file system here
+            if "emptyDir" in volume and plain_path:
                 scratch.append(path)
+            elif claim is not None and plain_path:
+                file_system = identifier(str(claim))
+                volume_name = identifier(str(mount.get("name")))
+                entry: dict[str, Any] = {"file_system": file_system, "path": path}
+                if mount.get("readOnly"):
+                    entry["read_only"] = True
+                service.setdefault("efs_volumes", {})[volume_name] = entry
+                tag = f"{self.platform}-{self.environment}-{file_system}"
+                self.file_systems[file_system] = {"tags": {"Name": tag},
+                                                  "security_group": {"tags": {"Name": f"{self.platform}-{self.environment}-efs"}}}
+                self.note(workload, f"{base}.volumeMounts[{index}]",
+                          f"volume claim {claim} at {path} -> EFS file system {file_system!r} (tag Name={tag}, a "
+                          "placeholder): copy the data to EFS; unlike a ReadWriteOnce volume it is shared by every task")
             else:
                 kind = next((k for k in volume if k != "name"), "unknown")
                 self.note(workload, f"{base}.volumeMounts[{index}]",
-                          f"{kind} volume at {path} not mapped (EFS volumes are not in the catalog yet; configMap and "
-                          "secret files: bake them into the image or read them from the environment)")
+                          f"{kind} volume at {path} not mapped (configMap and secret files: bake them into the image "
+                          "or read them from the environment)")
         if scratch:
             service["scratch_paths"] = sorted(set(scratch) | {"/tmp"})
         if not (main.get("securityContext", {}) or {}).get("readOnlyRootFilesystem"):
@@ -681,6 +736,9 @@ class _Importer:
                     # More specific first: exact paths, then longer prefixes, then concrete hosts, catch-alls last.
                     specificity = (kind != "Exact", -len(stripped) if patterns else 1, host.startswith("*") or not host)
                     candidates.append((specificity, self.service_names[target[1].name], host, patterns, ingress))
+                    annotations = ingress.body.get("metadata", {}).get("annotations") or {}
+                    if annotations.get("alb.ingress.kubernetes.io/scheme") == "internal":
+                        services[self.service_names[target[1].name]]["internal"] = True
         domain = self._domain(hosts)
         ordered = sorted(candidates, key=lambda c: (c[0], c[1], c[2], c[3]))
         priority = FIRST_PRIORITY

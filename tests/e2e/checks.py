@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from catalog_expectations import (expected_autoscaling, expected_capacity, expected_health_path, expected_sizing,
-                                  raw_catalog, service_in)
+                                  raw_catalog, service_in, services_in)
 from generator.model import Deployment
 from harness import EDGE_REGION, ORIGIN_VERIFY_VALUE, client, pagerduty_endpoint
 
