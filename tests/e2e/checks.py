@@ -395,9 +395,38 @@ def _assert_security_groups(world: World, deployment: Deployment, tasks_sg_ids: 
         assert (open_ingress, from_prefix_lists) == ([], [(cloudfront["PrefixListId"], 443)]), (open_ingress, from_prefix_lists)
     else:
         assert (open_ingress, from_prefix_lists) == ([(80, 80), (443, 443)], [])
+    raw = raw_catalog(deployment.catalog.file)
+    env_raw = raw["environments"][deployment.environment.name]
+    written = {s.name: service_in(raw["services"][s.name], deployment.environment.name) for s in deployment.services}
+    internal = {name for name, body in written.items() if body.get("internal") and body.get("routes")}
     alb_egress = {(r["ReferencedGroupInfo"]["GroupId"], r["FromPort"]) for r in alb_rules if r["IsEgress"]}
-    assert alb_egress == {(tasks_sg_ids[s.name], s.service.port) for s in deployment.services if s.service.load_balanced}
+    assert alb_egress == {(tasks_sg_ids[s.name], s.service.port) for s in deployment.services
+                          if s.service.load_balanced and s.name not in internal}
     facts += 2
+    internal_group_id = None
+    if internal:
+        # The internal load balancer: HTTPS from the VPC (and the pods while migrating), out to internal services.
+        internal_group = world.ec2.describe_security_groups(Filters=[
+            {"Name": "group-name", "Values": [deployment.names.internal_alb_security_group]}])["SecurityGroups"][0]
+        internal_group_id = internal_group["GroupId"]
+        internal_rules = _rules_of(world, internal_group_id)
+        vpc_cidr = world.ec2.describe_vpcs(VpcIds=[internal_group["VpcId"]])["Vpcs"][0]["CidrBlock"]
+        ingress = sorted((r.get("CidrIpv4"), r["FromPort"]) for r in internal_rules if not r["IsEgress"])
+        clients = [vpc_cidr, *env_raw.get("legacy", {}).get("cluster_cidrs", [])]
+        assert ingress == sorted((cidr, 443) for cidr in clients), ingress
+        egress = {(r["ReferencedGroupInfo"]["GroupId"], r["FromPort"]) for r in internal_rules if r["IsEgress"]}
+        assert egress == {(tasks_sg_ids[name], written[name]["port"]) for name in internal}
+        facts += 2
+    # EFS: the mount targets' group admits NFS from exactly the services that mount the file system.
+    file_system_groups = {}
+    for name, spec in env_raw.get("file_systems", {}).items():
+        filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in spec["security_group"]["tags"].items()]
+        file_system_groups[name] = world.ec2.describe_security_groups(Filters=filters)["SecurityGroups"][0]["GroupId"]
+    mounts = {name: {volume["file_system"] for volume in body.get("efs_volumes", {}).values()} for name, body in written.items()}
+    for file_system, group_id in file_system_groups.items():
+        ingress = {(r["ReferencedGroupInfo"]["GroupId"], r["FromPort"]) for r in _rules_of(world, group_id) if not r["IsEgress"]}
+        assert ingress == {(tasks_sg_ids[name], 2049) for name, used in mounts.items() if file_system in used}, file_system
+        facts += 1
     store_ports = {name: port for name, port, _ in deployment.data_stores}
     store_groups = {}
     for name, _, lookup in deployment.data_stores:
@@ -409,14 +438,15 @@ def _assert_security_groups(world: World, deployment: Deployment, tasks_sg_ids: 
         ingress = {(r.get("ReferencedGroupInfo", {}).get("GroupId"), r["FromPort"]) for r in rules if not r["IsEgress"]}
         expected = {(tasks_sg_ids[caller], svc.service.port) for caller in svc.callers}
         if svc.service.load_balanced:
-            expected.add((alb_group["GroupId"], svc.service.port))
+            expected.add((internal_group_id if svc.name in internal else alb_group["GroupId"], svc.service.port))
         assert ingress == expected, svc.name
         assert not any(r.get("CidrIpv4") for r in rules if not r["IsEgress"]), f"{svc.name} is open to a CIDR"
         egress = {(r.get("ReferencedGroupInfo", {}).get("GroupId") or r.get("CidrIpv4"), r["FromPort"]) for r in rules if r["IsEgress"]}
         expected_egress = {("0.0.0.0/0", 443)}
         expected_egress |= {(tasks_sg_ids[callee], deployment_port(deployment, callee)) for callee in svc.service.calls}
         expected_egress |= {(store_groups[store], store_ports[store]) for store in svc.service.data_stores}
-        assert egress == expected_egress, svc.name
+        expected_egress |= {(file_system_groups[file_system], 2049) for file_system in mounts[svc.name]}
+        assert egress == expected_egress, (svc.name, egress, expected_egress)
         facts += 3
     for store, group_id in store_groups.items():
         ingress = {(r["ReferencedGroupInfo"]["GroupId"], r["FromPort"]) for r in _rules_of(world, group_id) if not r["IsEgress"]}
@@ -460,8 +490,27 @@ def _assert_iam(world: World, deployment: Deployment) -> int:
             assert len(_as_list(statements["ReadSecrets"]["Resource"])) == len(svc.secret_names)
         else:
             assert "ReadSecrets" not in statements
+        written = service_in(raw_catalog(deployment.catalog.file)["services"][svc.name], deployment.environment.name)
+        env_raw = raw_catalog(deployment.catalog.file)["environments"][deployment.environment.name]
+        prefix = env_raw.get("ssm_parameter_prefix", "/" + env_raw["secret_prefix"])
+        parameters = sorted(f":parameter{prefix}{given['ssm']}" for given in written.get("secrets", {}).values()
+                            if isinstance(given, dict))
+        if parameters:  # exactly the service's own parameters
+            granted = sorted(_as_list(statements["ReadParameters"]["Resource"]))
+            assert len(granted) == len(parameters) and all(g.endswith(p) for g, p in zip(granted, parameters)), granted
+            assert _as_list(statements["ReadParameters"]["Action"]) == ["ssm:GetParameters"]
+        else:
+            assert "ReadParameters" not in statements
         task = _policy_documents(world, svc.names.task_role)
         _assert_least_privilege(svc.names.task_role, task)
+        task_statements = {s.get("Sid"): s for d in task for s in _as_list(d["Statement"])}
+        volumes = written.get("efs_volumes", {}).values()
+        assert ("MountFileSystems" in task_statements) is bool(volumes), svc.name
+        assert ("WriteFileSystems" in task_statements) is any(not v.get("read_only", False) for v in volumes), svc.name
+        for sid in ("MountFileSystems", "WriteFileSystems"):
+            if sid in task_statements:
+                assert all(":elasticfilesystem:" in arn for arn in _as_list(task_statements[sid]["Resource"]))
+                facts += 1
         task_actions = {a for d in task for s in _as_list(d["Statement"]) for a in _as_list(s["Action"])}
         assert not any(a.startswith("secretsmanager:") for a in task_actions)
         assert ("s3:GetObject" in task_actions) == bool(svc.s3_read_bucket_arns)
