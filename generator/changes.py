@@ -19,6 +19,8 @@ from generator.model import Catalog
 _MODULE = re.compile(r'^module "service_([a-z0-9_]+)" \{$(.*?)^\}$', re.MULTILINE | re.DOTALL)
 _NAME = re.compile(r'^  name\s+= "([^"]+)"$', re.MULTILINE)
 _PORT = re.compile(r"^  container_port\s+= (\d+)$", re.MULTILINE)
+_PROTOCOL = re.compile(r'^  protocol\s+= "([a-z0-9]+)"$', re.MULTILINE)
+_LISTENER = re.compile(r"^  listener_arn\s+= module\.([a-z_]+)\.https_listener_arn$", re.MULTILINE)
 _READ_LIMIT = 32 * 1024 * 1024
 
 
@@ -51,6 +53,8 @@ def _read(path: Path) -> str:
 class PreviousService:
     name: str
     port: int | None
+    protocol: str = "http"
+    load_balancer: str | None = None  # root module holding its rules: `alb`, `internal_alb`, or None
 
 
 def previous_services(services_tf: Path) -> dict[str, PreviousService]:
@@ -61,8 +65,12 @@ def previous_services(services_tf: Path) -> dict[str, PreviousService]:
         body = match.group(2)
         name = _NAME.search(body)
         port = _PORT.search(body)
+        protocol = _PROTOCOL.search(body)
+        listener = _LISTENER.search(body)
         if name:
-            found[name.group(1)] = PreviousService(name.group(1), int(port.group(1)) if port else None)
+            found[name.group(1)] = PreviousService(name.group(1), int(port.group(1)) if port else None,
+                                                   protocol.group(1) if protocol else "http",
+                                                   listener.group(1) if listener else None)
     return found
 
 
@@ -87,9 +95,16 @@ def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:
             continue
         renamed = {svc.service.renamed_from: svc for svc in deployment.services if svc.service.renamed_from}
         current = {svc.name for svc in deployment.services}
+        left_out = {service.name for service in catalog.services if service.in_environment(environment.name) is None}
         for name in sorted(set(before) - current):
             log_group = f"/ecs/{deployment.names.prefix}/{name}"
-            if name in renamed:
+            if name in left_out:
+                warnings.append(
+                    f"{where}: {name!r} is left out of {environment.name!r} (overrides.{environment.name}.enabled: false): "
+                    f"the apply deletes its ECS service (its tasks stop), listener rules, target group, roles, security "
+                    f"group and alarms there; the log group {log_group} is kept"
+                )
+            elif name in renamed:
                 new = renamed[name].name
                 warnings.append(
                     f"{where}: {new!r} is renamed from {name!r}: the apply replaces its ECS service (the old tasks "
@@ -110,4 +125,20 @@ def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:
                     f"rules switch to the new port at once, so tasks still listening on {previous.port} get no traffic "
                     f"from the load balancer or their callers until the rolling deployment has replaced them"
                 )
+            if previous and previous.load_balancer and svc.service.load_balanced:
+                if previous.protocol != svc.service.protocol:
+                    warnings.append(
+                        f"{where}: {svc.name!r} moves from {previous.protocol} to {svc.service.protocol}: a target "
+                        f"group's protocol version cannot change, so the apply creates a new one and points the "
+                        f"listener rules and the ECS service at it; until the rolling deployment has healthy tasks "
+                        f"there, its requests get 503s. Change it in a quiet hour, or add a new service for the new protocol"
+                    )
+                if previous.load_balancer != svc.load_balancer_module:
+                    internal = svc.load_balancer_module == "internal_alb"
+                    warnings.append(
+                        f"{where}: {svc.name!r} moves to the {'internal' if internal else 'internet-facing'} load "
+                        f"balancer: its listener rules are deleted on the "
+                        f"{'internet-facing' if internal else 'internal'} one and created on the other, so its hosts "
+                        f"{'stop answering from the internet' if internal else 'answer from the internet'} after the apply"
+                    )
     return warnings

@@ -59,3 +59,27 @@ def test_dns_record_given_up_is_named(cli: Any, tmp_path: Path) -> None:
     output = _render_twice(cli, tmp_path, migrate)
     assert "the DNS record of api.orbit.example (pointing at the CloudFront distribution) is no longer managed" in output
     assert "shop.orbit.example" not in output
+
+
+def test_service_left_out_of_one_environment_is_named_there_only(cli: Any, tmp_path: Path) -> None:
+    def leave_out(data: dict[str, Any]) -> None:
+        data["services"]["reindexer"]["overrides"] = {"live": {"enabled": False}}
+    output = _render_twice(cli, tmp_path, leave_out)
+    assert "environments/live: 'reindexer' is left out of 'live' (overrides.live.enabled: false)" in output, output
+    assert "no longer in the catalog" not in output
+
+
+def test_protocol_change_names_the_new_target_group_and_its_gap(cli: Any, tmp_path: Path) -> None:
+    def to_http2(data: dict[str, Any]) -> None:
+        data["services"]["pricing"]["protocol"] = "http2"
+    output = _render_twice(cli, tmp_path, to_http2)
+    assert "environments/live: 'pricing' moves from http to http2: a target group's protocol version cannot change" in output
+
+
+def test_moving_to_the_internal_load_balancer_is_named(cli: Any, tmp_path: Path) -> None:
+    def internal(data: dict[str, Any]) -> None:
+        data["services"]["pricing"]["internal"] = True
+        data["services"]["pricing"]["routes"][0]["hosts"] = ["prices"]
+    output = _render_twice(cli, tmp_path, internal)
+    assert ("environments/live: 'pricing' moves to the internal load balancer: its listener rules are deleted on "
+            "the internet-facing one") in output, output

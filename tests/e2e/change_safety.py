@@ -172,17 +172,17 @@ def _verify_path(world: World, _: str) -> None:
 
 
 def _verify_added_service(world: World, _: str) -> None:
-    assert _service(world, CLUSTER, "search")["status"] == "ACTIVE"
+    assert _service(world, CLUSTER, "wishlist")["status"] == "ACTIVE"
     by_priority = {int(r["Priority"]): r for r in _rules(world)}
-    assert _rule_values(by_priority[40], "host-header") == ["search.orbit.example"]
+    assert _rule_values(by_priority[40], "host-header") == ["wishlist.orbit.example"]
 
 
 def _verify_removed_service(world: World, _: str) -> None:
-    found = world.ecs.describe_services(cluster=CLUSTER, services=["search"])["services"]
+    found = world.ecs.describe_services(cluster=CLUSTER, services=["wishlist"])["services"]
     assert not found or found[0]["status"] != "ACTIVE", found
     assert 40 not in {int(r["Priority"]) for r in _rules(world)}
-    groups = world.logs.describe_log_groups(logGroupNamePrefix="/ecs/orbit-live/search")["logGroups"]
-    assert [g["logGroupName"] for g in groups] == ["/ecs/orbit-live/search"], "the removed service's logs are gone"
+    groups = world.logs.describe_log_groups(logGroupNamePrefix="/ecs/orbit-live/wishlist")["logGroups"]
+    assert [g["logGroupName"] for g in groups] == ["/ecs/orbit-live/wishlist"], "the removed service's logs are gone"
 
 
 def _create_secret(world: World, _: str) -> None:
@@ -193,6 +193,24 @@ def _verify_secret(world: World, _: str) -> None:
     container = _task_definition(world, CLUSTER, "ledger")["containerDefinitions"][0]
     secrets = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
     assert ":secret:orbit-live/ledger/api-token" in secrets.get("API_TOKEN", ""), secrets
+
+
+def _create_parameter(world: World, _: str) -> None:
+    world.ssm.put_parameter(Name="/orbit-live/ledger/signing-key", Value="emulator-value", Type="SecureString")
+
+
+def _verify_parameter(world: World, _: str) -> None:
+    container = _task_definition(world, CLUSTER, "ledger")["containerDefinitions"][0]
+    secrets = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
+    assert secrets.get("SIGNING_KEY", "").endswith(":parameter/orbit-live/ledger/signing-key"), secrets
+
+
+def _verify_override(world: World, _: str) -> None:
+    target = world.autoscaling.describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=["service/orbit-live/storefront"])["ScalableTargets"][0]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (4, 12), target
+    container = _task_definition(world, CLUSTER, "storefront")["containerDefinitions"][0]
+    assert {e["name"]: e["value"] for e in container["environment"]}["CHECKOUT_FLOW"] == "v3"
 
 
 def _verify_health_path(world: World, _: str) -> None:
@@ -275,13 +293,13 @@ def _add_route(data: dict[str, Any]) -> None:
 
 
 def _add_service(data: dict[str, Any]) -> None:
-    data["services"]["search"] = {
-        "group": "edge", "port": 8082, "routes": [{"priority": 40, "hosts": ["search"]}], "calls": ["pricing"],
+    data["services"]["wishlist"] = {
+        "group": "edge", "port": 8082, "routes": [{"priority": 40, "hosts": ["wishlist"]}], "calls": ["pricing"],
     }
 
 
 def _remove_service(data: dict[str, Any]) -> None:
-    del data["services"]["search"]
+    del data["services"]["wishlist"]
 
 
 def _add_calls_edge(data: dict[str, Any]) -> None:
@@ -307,9 +325,14 @@ EDITS: tuple[Edit, ...] = (
     Edit("route priority 20 -> 25", _pricing_route(0, "priority", 25), verify=_verify_priority),
     Edit("route path /quotes/* -> /quote/*", _pricing_route(0, "paths", ["/prices/*", "/quote/*"]), verify=_verify_path),
     Edit("add a service", _add_service, verify=_verify_added_service),
-    Edit("remove a service", _remove_service, removes=frozenset({"search"}), verify=_verify_removed_service),
+    Edit("remove a service", _remove_service, removes=frozenset({"wishlist"}), verify=_verify_removed_service),
     Edit("add a secret", _set(("services", "ledger", "secrets"), {"API_TOKEN": "ledger/api-token"}),
          prepare=_create_secret, verify=_verify_secret),
+    Edit("add an SSM Parameter Store secret", _set(("services", "ledger", "secrets", "SIGNING_KEY"), {"ssm": "ledger/signing-key"}),
+         prepare=_create_parameter, verify=_verify_parameter),
+    Edit("live override: min tasks 3 -> 4, a flag", _set(("services", "storefront", "overrides", "live"),
+                                                          {"resources": {"min_tasks": 4}, "environment": {"CHECKOUT_FLOW": "v3"}}),
+         verify=_verify_override),
     Edit("health-check path", _set(("services", "storefront", "health_check_path"), "/ready"), verify=_verify_health_path),
     Edit("container port 8081 -> 8091", _set(("services", "pricing", "port"), 8091), verify=_verify_port),
     Edit("add a calls edge", _add_calls_edge, verify=_verify_calls),

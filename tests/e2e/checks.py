@@ -309,10 +309,12 @@ def assert_scheduled_tasks(url: str, deployment: Deployment) -> int:
 
 
 def host_names(raw: dict[str, Any], env_name: str) -> list[str]:
-    """Every routed host of an environment, from the catalog file."""
-    domain = raw["environments"][env_name]["domain"]
-    labels = {label for service in raw["services"].values() for route in service.get("routes", [])
-              for label in route.get("hosts", [])}
+    """Every host of the environment's internet-facing load balancer, from the catalog file: routes of the
+    services it runs (overrides applied) that are not `internal`."""
+    env = raw["environments"][env_name]
+    domain = env["domain"]
+    labels = {label for service in services_in(raw, env).values() if not service.get("internal")
+              for route in service.get("routes", []) for label in route.get("hosts", [])}
     return sorted(f"{label}.{domain}" for label in labels)
 
 
@@ -373,6 +375,15 @@ def assert_edge(url: str, deployment: Deployment) -> int:
         if dns_of(raw, env_name, host.split(".", 1)[0]) == "edge":
             target = records[host]["AliasTarget"]
             assert (target["DNSName"].rstrip(".").lower(), target["HostedZoneId"]) == (ours[0]["DomainName"].lower(), "Z2FDTNDATAQYW2"), (host, target)
+    # Internal services' hosts name the internal load balancer, never CloudFront.
+    internal_hosts = {f"{label}.{env['domain']}" for service in services_in(raw, env).values() if service.get("internal")
+                      for route in service.get("routes", []) for label in route.get("hosts", [])}
+    if internal_hosts:
+        internal_lb = world.elbv2.describe_load_balancers(Names=[names.internal_alb])["LoadBalancers"][0]
+        for host in internal_hosts:
+            if dns_of(raw, env_name, host.split(".", 1)[0]) != "unmanaged":
+                target = records[host]["AliasTarget"]["DNSName"].rstrip(".").lower()
+                assert target == internal_lb["DNSName"].lower(), (host, target)
     origin_target = records[f"origin.{env['domain']}"]["AliasTarget"]["DNSName"].rstrip(".").lower()
     load_balancer = world.elbv2.describe_load_balancers(Names=[names.alb])["LoadBalancers"][0]
     assert origin_target == load_balancer["DNSName"].lower()

@@ -98,7 +98,8 @@ def _add_legacy_side(data: dict[str, Any]) -> None:
     }
     # Everything already on ECS stays there; the new service starts on Kubernetes.
     live["migration"] = {name: "ecs" for name in data["services"]}
-    live["dns"] = {"shop": "edge", "www": "edge", "api": "edge", "reviews": "legacy"}
+    # Hosts named here keep their records; `search` is internal (its record names the internal load balancer).
+    live["dns"] = {"shop": "edge", "www": "edge", "api": "edge", "search": "alb", "reviews": "legacy"}
     data["services"]["reviews"] = {
         "group": "edge", "port": 8095, "routes": [{"priority": 50, "hosts": ["reviews"]}],
         "secrets": {"DB_PASSWORD": "reviews/db-password"},
