@@ -5,7 +5,8 @@ Per service: tasks x (vCPU x vCPU-hour price + GB x GB-hour price) x hours per m
 tasks split between on-demand and Spot as the capacity-provider strategy places them (the
 on-demand base first, the rest by weight); plus CloudWatch Logs ingestion at an assumed
 volume per task. Fixed items: the shared ALB (hours and an assumed LCU load) and the NAT
-gateways the design shows. The saving is against running every task on-demand.
+gateways the design shows. The saving is against running every task on-demand. Scheduled tasks
+are priced per hour of running (on-demand Fargate): how long a run takes is not in the catalog.
 Prices and assumptions are in generator/data/aws-prices.json (or `--prices FILE`).
 """
 
@@ -73,6 +74,8 @@ class EnvironmentCost:
     services: tuple[ServiceCost, ...]
     fixed: tuple[tuple[str, float], ...]
     assumptions: dict[str, float]
+    # (scheduled task, price of one hour of running): not in the monthly total.
+    scheduled_task_hours: tuple[tuple[str, float], ...] = ()
 
     @property
     def fixed_total(self) -> float:
@@ -104,6 +107,7 @@ class EnvironmentCost:
             "spot_saving": {"min": round(self.saving_at_minimum, 2), "max": round(self.saving_at_maximum, 2)},
             "fixed": {name: round(amount, 2) for name, amount in self.fixed},
             "services": {s.name: {"min": round(s.minimum, 2), "max": round(s.maximum, 2)} for s in self.services},
+            "scheduled_tasks_per_hour_running": {name: round(amount, 4) for name, amount in self.scheduled_task_hours},
             "assumptions": self.assumptions,
         }
 
@@ -148,8 +152,12 @@ def estimate(deployment: Deployment, table: dict[str, Any]) -> EnvironmentCost:
             (f"internal load balancer ({assumptions['alb_lcu_per_hour']:g} LCU assumed)",
              prices["alb_lcu_hour"] * assumptions["alb_lcu_per_hour"] * hours),
         )
+    scheduled = tuple(
+        (task.task.name, task.task.cpu / 1024 * prices["fargate_vcpu_hour"] + task.task.memory / 1024 * prices["fargate_gb_hour"])
+        for task in deployment.scheduled_tasks
+    )
     return EnvironmentCost(deployment.environment.name, region, table["currency"], table["date"], tuple(services),
-                           fixed, dict(assumptions))
+                           fixed, dict(assumptions), scheduled)
 
 
 def as_text(cost: EnvironmentCost) -> str:
@@ -162,6 +170,8 @@ def as_text(cost: EnvironmentCost) -> str:
         lines.append(f"{name:<32} {amount:13.2f} {amount:13.2f}")
     lines.append(f"{'total':<32} {cost.minimum:13.2f} {cost.maximum:13.2f}")
     lines.append(f"{'Spot saves (vs on-demand)':<32} {cost.saving_at_minimum:13.2f} {cost.saving_at_maximum:13.2f}")
+    for name, per_hour in cost.scheduled_task_hours:
+        lines.append(f"scheduled task {name}: {per_hour:.4f} per hour of running (not in the total)")
     lines.append(f"Assumed: {cost.assumptions['log_gb_per_task_month']:g} GB of logs per task and month, "
                  f"{cost.assumptions['alb_lcu_per_hour']:g} LCU, {cost.assumptions['nat_gb_per_month']:g} GB through NAT.")
     return "\n".join(lines)

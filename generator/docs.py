@@ -83,6 +83,16 @@ class ServiceRow:
 
 
 @dataclass(frozen=True)
+class ScheduledRow:
+    name: str
+    schedule: str
+    timezone: str
+    size: str
+    architecture: str
+    per_hour: str
+
+
+@dataclass(frozen=True)
 class GroupBox:
     name: str
     node: str
@@ -102,6 +112,7 @@ class EnvironmentDoc:
     cost: cost.EnvironmentCost | None
     money: tuple[tuple[str, str, str], ...]  # (item, at min tasks, at max tasks), formatted
     legacy: bool
+    scheduled_tasks: tuple[ScheduledRow, ...] = ()
 
     @property
     def default_target(self) -> str:
@@ -189,7 +200,20 @@ def environment_doc(deployment: Deployment) -> EnvironmentDoc:
             ("**total**", f"**{estimate.minimum:.2f}**", f"**{estimate.maximum:.2f}**"),
             ("Spot saves against all on-demand", f"{estimate.saving_at_minimum:.2f}", f"{estimate.saving_at_maximum:.2f}"),
         )
+    per_hour = dict(estimate.scheduled_task_hours) if estimate is not None else {}
+    scheduled = tuple(
+        ScheduledRow(
+            name=task.task.name,
+            schedule=task.task.schedule,
+            timezone=task.task.timezone,
+            size=f"{task.task.cpu} / {task.task.memory}",
+            architecture=task.task.cpu_architecture,
+            per_hour=f"{per_hour[task.task.name]:.4f}" if task.task.name in per_hour else "-",
+        )
+        for task in deployment.scheduled_tasks
+    )
     return EnvironmentDoc(
+        scheduled_tasks=scheduled,
         deployment=deployment,
         routes=tuple(routes),
         groups=tuple(groups),

@@ -51,6 +51,10 @@ def test_small_catalog_matches_a_hand_computation(cli: Any) -> None:
     assert got["monthly"]["min"] == pytest.approx(sum(s["min"] for s in got["services"].values()) + fixed, abs=0.05)
     assert got["spot_saving"]["min"] == pytest.approx(1 * 0.8 * (on_demand_task - spot_task) * 2, abs=0.02)  # ledger + reindexer
 
+    # Scheduled tasks: one hour of running, on-demand (256 CPU units = 0.25 vCPU, 512 MiB = 0.5 GB by default).
+    per_hour = 0.25 * p["fargate_vcpu_hour"] + 0.5 * p["fargate_gb_hour"]
+    assert got["scheduled_tasks_per_hour_running"] == {"nightly-report": pytest.approx(per_hour, abs=0.0001)}
+
 
 def test_nexus_prod_prices_every_service(cli: Any) -> None:
     got = _cost(cli, NEXUS_CATALOG, "prod")

@@ -53,3 +53,17 @@ def test_module_readme_lists_every_variable_and_output(module: str) -> None:
     for name, body in variables.items():
         row = next(line for line in inputs.splitlines() if line.startswith(f"| `{name}` |"))
         assert ("default" in body) != ("`n/a (required)`" in row), name
+
+
+def test_environment_readme_lists_the_scheduled_tasks() -> None:
+    raw = raw_catalog(ORBIT_CATALOG)
+    tasks = raw["scheduled_tasks"]
+    assert tasks, "the orbit fixture has a scheduled task"
+    for env_name in raw["environments"]:
+        text = (GOLDEN_TREE / "environments" / env_name / "README.md").read_text()
+        table = text.split("## Scheduled tasks", 1)[1].split("##", 1)[0]
+        rows = [row.split("|")[1:-1] for row in table.splitlines() if row.startswith("| ") and not row.startswith("| task")]
+        assert [cells[0].strip() for cells in rows] == list(tasks)
+        for cells, (name, task) in zip(rows, tasks.items()):
+            assert cells[1].strip() == task["schedule"] and cells[2].strip() == task.get("timezone", "UTC"), name
+            assert cells[3].strip() == f"{task.get('cpu', 256)} / {task.get('memory', 512)}", name
