@@ -18,7 +18,10 @@ multi-document, `List` kinds) and writes a catalog that validates and renders. T
 - env values -> environment; secretKeyRef -> secrets, named `<secret>/<key>` under the environment's
   secret_prefix; configMapKeyRef and envFrom configMapRef -> the ConfigMap's values when it is in the
   manifests. Values that look like credentials are never copied: they are reported.
-- a URL naming another imported service in an env value -> a `calls` edge.
+- an env value addressing another imported Service -> a `calls` edge: a URL (`http://user-service:3002`,
+  `...svc.cluster.local`) or a whole `host:port` value (gRPC clients' `CART_ADDR=cart:7070`). Service
+  Connect answers on the callee's container port, so a Kubernetes Service port that differs
+  (`email:5000` -> targetPort 8080) is rewritten to `email:8080` and reported.
 - Ingress (networking.k8s.io/v1): a host `label.domain` -> route host `label` under the environment's
   domain; pathType Prefix `/a` -> `/a` and `/a/*`, Exact -> the path, ImplementationSpecific -> as
   Prefix (reported). Priorities from 10 in steps of 10, most specific rule first, so none is shadowed.
@@ -55,6 +58,9 @@ PRICE_REGION = "us-east-1"
 FIRST_PRIORITY, PRIORITY_STEP = 10, 10
 ECR_REGISTRY = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$")
 PLACEHOLDER_REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+# Addresses of other Services in environment values: inside a URL, or a whole `host[.ns.svc...]:port` value.
+ADDRESS_IN_URL = re.compile(r"[a-z][a-z0-9+.-]*://(?P<host>[a-z0-9-]+)(?:\.[a-z0-9-]+\.svc(?:\.cluster\.local)?)?(?::(?P<port>\d+))?")
+ADDRESS_ALONE = re.compile(r"(?P<host>[a-z0-9-]+)(?:\.[a-z0-9-]+\.svc(?:\.cluster\.local)?)?:(?P<port>\d+)")
 
 
 class ImportError_(Exception):
@@ -681,21 +687,38 @@ class _Importer:
                     self.note(hpa, f"spec.metrics[{index}]", "only cpu and memory utilization targets are mapped")
 
     def _calls(self, services: dict[str, dict[str, Any]], k8s_services: dict[str, tuple[Manifest, Manifest | None]]) -> None:
-        """A URL naming another Service (`http://user-service:3002`, `...svc.cluster.local`) is a call."""
+        """An address naming another Service is a call: a URL (`http://user-service:3002`,
+        `...svc.cluster.local`) or a whole value `host:port` (gRPC clients' `CART_SERVICE_ADDR=cartservice:7070`).
+        Service Connect answers on the callee's container port, so an address with the Kubernetes Service's
+        port (`emailservice:5000` -> targetPort 8080) is rewritten to it, and reported."""
         reachable = {name: self.service_names[workload.name] for name, (_, workload) in k8s_services.items() if workload}
         for name, service in services.items():
             calls = set()
             for variable, value in list(service.get("environment", {}).items()):
-                for host in re.findall(r"[a-z]+://([a-z0-9-]+)(?:\.[a-z0-9.-]*)?(?::\d+)?", value):
+                found = [(m.group("host"), m.group(0), m.group("port")) for m in ADDRESS_IN_URL.finditer(value)]
+                whole = ADDRESS_ALONE.fullmatch(value)
+                if whole:
+                    found.append((whole.group("host"), whole.group(0), whole.group("port")))
+                for host, address, port in found:
                     callee = reachable.get(host)
-                    if callee and callee != name:
-                        calls.add(callee)
-                        if variable == f"{callee.upper().replace('-', '_')}_URL":
-                            # `calls` sets it (Service Connect on ECS, the legacy URL before).
-                            del service["environment"][variable]
-                            self.notes.append(
-                                f"(catalog) services.{name}.environment.{variable}: was {value!r}; `calls: [{callee}]` "
-                                f"now sets it to the callee's Service Connect URL (http://{callee}:<port>, no path)")
+                    if not callee or callee == name:
+                        continue
+                    calls.add(callee)
+                    if variable == f"{callee.upper().replace('-', '_')}_URL":
+                        # `calls` sets it (Service Connect on ECS, the legacy URL before).
+                        del service["environment"][variable]
+                        self.notes.append(
+                            f"(catalog) services.{name}.environment.{variable}: was {value!r}; `calls: [{callee}]` "
+                            f"now sets it to the callee's Service Connect URL (http://{callee}:<port>, no path)")
+                        break
+                    callee_port = services[callee].get("port")
+                    if port and callee_port and int(port) != callee_port:
+                        rewritten = address.replace(address.split("://", 1)[-1], f"{callee}:{callee_port}")
+                        value = value.replace(address, rewritten)
+                        service["environment"][variable] = value
+                        self.notes.append(
+                            f"(catalog) services.{name}.environment.{variable}: {address!r} -> {rewritten!r}: Service "
+                            f"Connect answers on {callee}'s container port {callee_port}, not the Kubernetes Service's {port}")
             if calls:
                 service["calls"] = sorted(calls)
             if "environment" in service and not service["environment"]:
@@ -705,6 +728,7 @@ class _Importer:
         """Ingress rules -> routes; returns the environment's domain (the hosts' common parent)."""
         candidates = []  # (specificity, service, host, patterns, manifest)
         hosts = []
+        schemes: dict[str, set[bool]] = defaultdict(set)  # service -> its Ingresses are internal?
         for ingress in self.by_kind["Ingress"]:
             if not ingress.body.get("apiVersion", "").startswith("networking.k8s.io/"):
                 self.note(ingress, "apiVersion", f"{ingress.body.get('apiVersion')} is not networking.k8s.io/v1; skipped")
@@ -737,8 +761,14 @@ class _Importer:
                     specificity = (kind != "Exact", -len(stripped) if patterns else 1, host.startswith("*") or not host)
                     candidates.append((specificity, self.service_names[target[1].name], host, patterns, ingress))
                     annotations = ingress.body.get("metadata", {}).get("annotations") or {}
-                    if annotations.get("alb.ingress.kubernetes.io/scheme") == "internal":
-                        services[self.service_names[target[1].name]]["internal"] = True
+                    schemes[self.service_names[target[1].name]].add(
+                        annotations.get("alb.ingress.kubernetes.io/scheme") == "internal")
+        for name, internal in sorted(schemes.items()):
+            if internal == {True}:  # every Ingress of the service is internal
+                services[name]["internal"] = True
+            elif True in internal:
+                self.notes.append(f"(catalog) services.{name}.internal: routed by internal and internet-facing "
+                                  "Ingresses; all its routes are on the internet-facing load balancer")
         domain = self._domain(hosts)
         ordered = sorted(candidates, key=lambda c: (c[0], c[1], c[2], c[3]))
         priority = FIRST_PRIORITY

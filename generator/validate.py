@@ -373,18 +373,8 @@ def _sizing_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Proble
 
 
 def _service_connect_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
-    port_owner: dict[int, str] = {}
-    for service in catalog.services:
-        if service.port is None:
-            continue
-        owner = port_owner.setdefault(service.port, service.name)
-        if owner != service.name:
-            yield loaded.problem(
-                (*service.source, "port"),
-                f"port {service.port} is already the Service Connect port of {owner!r} "
-                f"(line {loaded.line_of(('services', owner, 'port'))}); each service needs its own so "
-                "`name:port` addresses stay unambiguous",
-            )
+    # Services may share a port: Service Connect needs each (name, port) alias unique in the namespace
+    # (ECS API, ServiceConnectClientAlias), and service names are unique. Most images listen on 8080.
     short_owner: dict[str, str] = {}
     for service in catalog.services:
         if not service.load_balanced:

@@ -22,6 +22,7 @@ FIXTURES = REPO / "tests" / "fixtures" / "k8s"
 SETS = {
     "nexus-helm": (FIXTURES / "nexus-helm", "nexus", "dev"),
     "shop-kubectl": (FIXTURES / "shop-kubectl" / "list.yaml", "shop", "prod"),
+    "grpc-kustomize": (FIXTURES / "grpc-kustomize" / "build.yaml", "shop", "prod"),
 }
 
 
@@ -203,6 +204,8 @@ def test_the_catalog_carries_the_set_specific_facts(imported: dict[str, Any]) ->
         assert content["health_check"]["grace_period_seconds"] == 150  # startupProbe 30 x 5 s
         assert content["sidecars"] == {"log-router": {"image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.0",
                                                       "log_router": True}}
+    elif imported["name"] == "grpc-kustomize":
+        _assert_grpc_set(imported)
     else:
         checkout = services["checkout"]
         assert checkout["cpu_architecture"] == "ARM64" and "cpu_architecture" not in services["payments"]
@@ -212,6 +215,62 @@ def test_the_catalog_carries_the_set_specific_facts(imported: dict[str, Any]) ->
         assert checkout["sidecars"] == {"migrate": {"image": "ghcr.io/shopco/checkout-migrations:v4.2.1",
                                                     "run_before_service": "SUCCESS", "command": ["up"]}}
         assert services["payments"]["sidecars"]["statsd-exporter"]["port"] == 9102
+
+
+def _target_port(docs: list[dict[str, Any]], service_name: str, port: int) -> tuple[str, int]:
+    """(workload, container port) a Kubernetes Service's port leads to (targetPort by number or name)."""
+    service = next(s for s in of_kind(docs, "Service") if s["metadata"]["name"] == service_name)
+    entry = next(p for p in service["spec"]["ports"] if p["port"] == port)
+    target = entry.get("targetPort", entry["port"])
+    selector = service["spec"]["selector"]
+    workload = next(w for w in of_kind(docs, "Deployment") if all(
+        w["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in selector.items()))
+    ports = workload["spec"]["template"]["spec"]["containers"][0]["ports"]
+    number = next(p["containerPort"] for p in ports if target in (p["containerPort"], p.get("name")))
+    return workload["metadata"]["name"], number
+
+
+def _assert_grpc_set(imported: dict[str, Any]) -> None:
+    """gRPC-style `host:port` addresses, Service ports that differ from the container's, a PVC, an internal
+    Ingress: all from the manifests."""
+    docs, services = imported["docs"], imported["catalog"]["services"]
+    # Every container listens on 8080: services may share a port (the catalog validated).
+    assert {service["port"] for service in services.values()} == {8080}
+    for workload in of_kind(docs, "Deployment"):
+        name = workload["metadata"]["name"]
+        container = workload["spec"]["template"]["spec"]["containers"][0]
+        for variable in container.get("env", []):
+            address = variable["value"].split("://", 1)[-1]
+            host, port = address.split(":")
+            callee, container_port = _target_port(docs, host.split(".")[0], int(port))
+            assert callee in services[name]["calls"], (name, variable)
+            if variable["name"] == callee.upper() + "_URL":
+                assert variable["name"] not in services[name].get("environment", {})  # `calls` sets it
+            else:  # Service Connect answers on the container port, under the workload's name
+                assert services[name]["environment"][variable["name"]] == f"{callee}:{container_port}", variable
+        probe = container.get("readinessProbe", {})
+        if "grpc" in probe:
+            assert services[name]["protocol"] == "grpc"
+            assert services[name]["health_check"]["command"] == ["/bin/grpc_health_probe", f"-addr=:{probe['grpc']['port']}"]
+        for mount in container.get("volumeMounts", []):
+            volume = next(v for v in workload["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
+            claim = volume["persistentVolumeClaim"]["claimName"]
+            assert services[name]["efs_volumes"][mount["name"]] == {"file_system": claim, "path": mount["mountPath"]}
+            assert claim in imported["catalog"]["environments"][imported["env"]]["file_systems"]
+    for service in of_kind(docs, "Service"):
+        for port in service["spec"]["ports"]:
+            workload, _ = _target_port(docs, service["metadata"]["name"], port["port"])
+            app = port.get("appProtocol", "")
+            expected = ("grpc" if app == "grpc" or port.get("name", "").startswith("grpc")
+                        else "http2" if app in ("http2", "kubernetes.io/h2c") else "http")
+            assert services[workload].get("protocol", "http") == expected, workload
+    for ingress in of_kind(docs, "Ingress"):
+        internal = ingress["metadata"].get("annotations", {}).get("alb.ingress.kubernetes.io/scheme") == "internal"
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                workload, _ = _target_port(docs, path["backend"]["service"]["name"],
+                                           path["backend"]["service"]["port"].get("number") or 80)
+                assert services[workload].get("internal", False) is internal, workload
 
 
 def test_the_imported_catalog_renders_and_terraform_validates(imported: dict[str, Any], tmp_path: Path,

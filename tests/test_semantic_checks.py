@@ -67,12 +67,6 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "can never match: the rule of 'admin' at priority 20",
     ),
     (
-        "duplicate port",
-        lambda d: svc(d, "user-service").update(port=3001),
-        "services.user-service.port",
-        "port 3001 is already the Service Connect port of 'auth-service'",
-    ),
-    (
         "unknown group",
         lambda d: svc(d, "web").update(group="frontends"),
         "services.web.group",
@@ -200,7 +194,10 @@ def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
     data = nexus_data()
     svc(data, "auth-service").update(resources={"cpu": 256, "memory": 4096})
     svc(data, "user-service")["routes"][0].update(priority=100)
-    svc(data, "campaign-service").update(port=3001)
+    svc(data, "campaign-service").update(group="no-such-group")  # a reference problem: reported on its own
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 1 and "unknown group 'no-such-group'" in problems[0], problems
+    svc(data, "campaign-service").update(group="business-logic", short_name="auth-service")
     problems = problems_of(tmp_path, data)
     assert len(problems) == 3, problems
 
@@ -243,3 +240,13 @@ def test_wildcard_host_shadows_concrete_host(tmp_path: Path) -> None:
     svc(data, "admin")["routes"][0].update(hosts=["*"], priority=5)
     problems = problems_of(tmp_path, data)
     assert any("services.creator-portal.routes[0].priority" in p and "'admin' at priority 5" in p for p in problems)
+
+
+def test_services_may_share_a_port(tmp_path: Path) -> None:
+    """Service Connect wants each (name, port) alias unique in the namespace, not each port (ECS API,
+    ServiceConnectClientAlias); most images listen on 8080. Each keeps its own alias."""
+    data = nexus_data()
+    svc(data, "user-service")["port"] = svc(data, "auth-service")["port"]
+    catalog = api.validate(write_yaml(tmp_path / "catalog.yaml", data))
+    ports = {service.name: service.port for service in catalog.services}
+    assert ports["user-service"] == ports["auth-service"] == data["services"]["auth-service"]["port"]
