@@ -88,6 +88,10 @@ class EfsVolume:
     posix_uid: int
     posix_gid: int
 
+    @property
+    def writable(self) -> bool:
+        return not self.read_only
+
 
 @dataclass(frozen=True)
 class ServiceOverride:
