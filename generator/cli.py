@@ -126,11 +126,19 @@ TIMEOUT_OPTION = click.option("--timeout", type=click.IntRange(1, 86400), defaul
                               help="Seconds to wait for the rollout before rolling back.")
 
 
-def _deployer(catalog_path: Path, environment_name: str) -> "Any":
+def _deployer(catalog_path: Path, environment_name: str, service_name: str | None = None) -> "Any":
+    """The deployer of an environment; None (after saying so) when `service_name` is left out of it, so a
+    pipeline that deploys every service through every environment passes over that one (exit 0)."""
     from generator import deploy
 
     catalog = api.validate(catalog_path)
-    deployment = catalog.deployment(_environment(catalog, environment_name))
+    environment = _environment(catalog, environment_name)
+    service = next((service for service in catalog.services if service.name == service_name), None)
+    if service is not None and service.in_environment(environment.name) is None:
+        click.echo(f"{service_name!r} is left out of {environment.name!r} (services.{service_name}.overrides."
+                   f"{environment.name}.enabled: false): nothing to do there")
+        return None
+    deployment = catalog.deployment(environment)
     return deploy.Deployer(deployment, deploy.Aws(deployment.platform.region))
 
 
@@ -148,8 +156,11 @@ def deploy_command(catalog_path: Path, environment_name: str, service_name: str,
                    override_reason: str | None, poll_seconds: float) -> None:
     """Deploy an image: new revision, update, wait; on failure roll back and exit 1 naming the cause.
 
-    Exit codes: 0 deployed and healthy; 1 failed (rolled back) or an error; 3 refused by a gate."""
-    deployer = _deployer(catalog_path, environment_name)
+    Exit codes: 0 deployed and healthy (or the service is left out of the environment); 1 failed (rolled
+    back) or an error; 3 refused by a gate."""
+    deployer = _deployer(catalog_path, environment_name, service_name)
+    if deployer is None:
+        return
     deployer.poll_seconds = poll_seconds
     started = time.monotonic()
     deployer.deploy(service_name, image, timeout, override_reason)
@@ -164,7 +175,9 @@ def deploy_command(catalog_path: Path, environment_name: str, service_name: str,
 @click.option("--poll-seconds", type=click.FloatRange(0.1, 60), default=5.0, hidden=True)
 def rollback_command(catalog_path: Path, environment_name: str, service_name: str, timeout: int, poll_seconds: float) -> None:
     """Run the previous successful deploy's image again (on the current task shape) and wait for it."""
-    deployer = _deployer(catalog_path, environment_name)
+    deployer = _deployer(catalog_path, environment_name, service_name)
+    if deployer is None:
+        return
     deployer.poll_seconds = poll_seconds
     started = time.monotonic()
     deployer.rollback(service_name, timeout)

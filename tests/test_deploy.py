@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import orbit_data, write_yaml
+from conftest import ORBIT_CATALOG, orbit_data, write_yaml
 from generator import api
 from generator.deploy import Deployer, DeployError, GateRefused, parse_image
 
@@ -241,3 +241,21 @@ def test_missing_credentials_are_a_clear_error(cli: Any, monkeypatch: pytest.Mon
 def test_unknown_environment(cli: Any, tmp_path: Path) -> None:
     result = cli("rollback", "--catalog", write_yaml(tmp_path / "o.yaml", orbit_data()), "--env", "prod", "--service", "pricing")
     assert result.exit_code == 1 and "unknown environment 'prod'; the catalog has: qa, live" in result.output
+
+
+def test_a_service_left_out_of_an_environment_is_passed_over(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline deploys each service through every environment; one left out of `qa` (search, in the
+    orbit fixture) is passed over there with exit 0, before any AWS call (no credentials needed)."""
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    data = orbit_data()
+    assert data["services"]["search"]["overrides"]["qa"] == {"enabled": False}
+    for command in (("deploy", "--image", "2026.12.0"), ("rollback",)):
+        result = cli(command[0], "--catalog", ORBIT_CATALOG, "--env", "qa", "--service", "search", *command[1:])
+        assert result.exit_code == 0, result.output
+        assert "'search' is left out of 'qa' (services.search.overrides.qa.enabled: false): nothing to do there" in result.output
+    # In live it runs, so the same call goes on to AWS (and here finds no credentials).
+    result = cli("deploy", "--catalog", ORBIT_CATALOG, "--env", "live", "--service", "search", "--image", "2026.12.0")
+    assert result.exit_code == 1 and "no AWS credentials found" in result.output, result.output
