@@ -209,6 +209,36 @@ class ScheduledTask:
     secrets: tuple[tuple[str, str], ...]
     ssm_secrets: tuple[tuple[str, str], ...]
     source: CatalogPath
+    overrides: tuple[tuple[str, "ScheduledTaskOverride"], ...] = ()
+    size_source: CatalogPath | None = None  # where cpu/memory come from, for messages; None: `source`
+
+    def in_environment(self, environment: str) -> "ScheduledTask | None":
+        """The task as `environment` runs it, its override applied; None where it is left out."""
+        override = dict(self.overrides).get(environment)
+        if override is None:
+            return self
+        if not override.enabled:
+            return None
+        return replace(
+            self,
+            schedule=override.schedule or self.schedule,
+            cpu=override.cpu or self.cpu,
+            memory=override.memory or self.memory,
+            environment=tuple(sorted({**dict(self.environment), **dict(override.environment)}.items())),
+            size_source=override.source if (override.cpu or override.memory) else None,
+        )
+
+
+@dataclass(frozen=True)
+class ScheduledTaskOverride:
+    """What one environment changes of a scheduled task (`scheduled_tasks.<name>.overrides.<environment>`)."""
+
+    enabled: bool
+    schedule: str | None
+    cpu: int | None
+    memory: int | None
+    environment: tuple[tuple[str, str], ...]
+    source: CatalogPath
 
 
 @dataclass(frozen=True)
@@ -438,6 +468,17 @@ def build_catalog(data: dict[str, Any], file: str) -> Catalog:
                 secrets=secrets_manager_secrets(raw),
                 ssm_secrets=ssm_parameter_secrets(raw),
                 source=("scheduled_tasks", name),
+                overrides=tuple(
+                    (env_name, ScheduledTaskOverride(
+                        enabled=override.get("enabled", True),
+                        schedule=override.get("schedule"),
+                        cpu=override.get("cpu"),
+                        memory=override.get("memory"),
+                        environment=tuple(sorted(override.get("environment", {}).items())),
+                        source=("scheduled_tasks", name, "overrides", env_name),
+                    ))
+                    for env_name, override in sorted(raw.get("overrides", {}).items())
+                ),
             )
             for name, raw in data.get("scheduled_tasks", {}).items()
         ),
@@ -826,7 +867,7 @@ class Deployment:
                 ssm_secrets=tuple((var, env.ssm_parameter_prefix + name) for var, name in task.ssm_secrets),
                 environment=tuple(sorted({**dict(env.environment), **dict(task.environment)}.items())),
             )
-            for task in self.catalog.scheduled_tasks
+            for task in (each.in_environment(env.name) for each in self.catalog.scheduled_tasks) if task is not None
         )
 
     @property

@@ -687,13 +687,22 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
 
 def _scheduled_task_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
     services = {service.name for service in catalog.services}
+    environments = [environment.name for environment in catalog.environments]
     for task in catalog.scheduled_tasks:
         if task.name in services:
             yield loaded.problem(task.source, f"{task.name!r} is also a service; task families, roles and log groups "
                                               "would collide: rename one")
-        problem = fargate_memory_problem(task.cpu, task.memory)
-        if problem:
-            yield loaded.problem((*task.source, "memory"), problem)
+        variants = [task]
+        for env_name, override in task.overrides:
+            if env_name not in environments:
+                yield _unknown(loaded, override.source, "environment", env_name, environments)
+            variant = task.in_environment(env_name)
+            if variant is not None and variant.size_source is not None:
+                variants.append(variant)
+        for variant in variants:
+            problem = fargate_memory_problem(variant.cpu, variant.memory)
+            if problem:
+                yield loaded.problem((*(variant.size_source or variant.source), "memory"), problem)
 
 
 def _sidecar_problems(loaded: LoadedCatalog, service: Service) -> Iterator[Problem]:

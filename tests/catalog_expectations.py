@@ -82,6 +82,20 @@ def service_in(service: dict[str, Any], env_name: str) -> dict[str, Any] | None:
     return result
 
 
+def scheduled_task_in(task: dict[str, Any], env_name: str) -> dict[str, Any] | None:
+    """A scheduled task as environment `env_name` runs it: the override's schedule, cpu, memory replace
+    the task's, its environment adds to the task's; None where `enabled: false`."""
+    override = task.get("overrides", {}).get(env_name)
+    if override is None:
+        return task
+    if override.get("enabled", True) is False:
+        return None
+    result = {key: value for key, value in task.items() if key != "overrides"}
+    result.update({key: override[key] for key in ("schedule", "cpu", "memory") if key in override})
+    result["environment"] = {**task.get("environment", {}), **override.get("environment", {})}
+    return result
+
+
 def services_in(data: dict[str, Any], env: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The services environment `env` runs at all (on ECS or still on Kubernetes), overrides applied."""
     env_name = environment_name(data, env)

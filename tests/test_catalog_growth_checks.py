@@ -140,6 +140,18 @@ CASES: list[tuple[str, Mutation, str, str, Mutation]] = [
         lambda d: live(d).update(secret_prefix="orbit+live/", ssm_parameter_prefix="/orbit/live/"),
     ),
     (
+        "scheduled-task override of an unknown environment",
+        lambda d: d["scheduled_tasks"]["nightly-report"]["overrides"].update(prod={"enabled": False}),
+        "scheduled_tasks.nightly-report.overrides.prod", "unknown environment 'prod'",
+        lambda d: d["scheduled_tasks"]["nightly-report"]["overrides"].update(live={"enabled": False}),
+    ),
+    (
+        "scheduled-task override with a size Fargate refuses",
+        lambda d: d["scheduled_tasks"]["nightly-report"]["overrides"]["qa"].update(cpu=4096),
+        "scheduled_tasks.nightly-report.overrides.qa.memory", "Fargate does not accept cpu 4096 with memory 512",
+        lambda d: d["scheduled_tasks"]["nightly-report"]["overrides"]["qa"].update(cpu=4096, memory=8192),
+    ),
+    (
         "variable both plain and an SSM secret",
         lambda d: svc(d, "search").update(environment={"INDEX_API_TOKEN": "x"}),
         "services.search.environment.INDEX_API_TOKEN", "is set both here and in `secrets`",

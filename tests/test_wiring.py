@@ -22,7 +22,7 @@ import pytest
 from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG
 from catalog_expectations import (
     DESIGN_5XX_ALARM, DESIGN_CPU_ALARM, DESIGN_MEMORY_ALARM, expected_autoscaling, expected_capacity,
-    expected_health_path, expected_sizing, raw_catalog, services_on_ecs,
+    expected_health_path, expected_sizing, raw_catalog, scheduled_task_in, services_on_ecs,
 )
 from hcl_reading import blocks, literal, load, resources
 
@@ -366,9 +366,13 @@ def test_scheduled_tasks_reach_their_module_as_the_catalog_says(case: tuple[dict
     data, out = case
     for env_name, env in data["environments"].items():
         modules = service_modules(out, env_name, "scheduled-task")
-        assert set(modules) == set(data.get("scheduled_tasks", {})), env_name
-        for name, task in data.get("scheduled_tasks", {}).items():
+        tasks = {name: run for name, task in data.get("scheduled_tasks", {}).items()
+                 if (run := scheduled_task_in(task, env_name)) is not None}
+        assert set(modules) == set(tasks), env_name
+        for name, task in tasks.items():
             module = modules[name]
+            for variable, value in task.get("environment", {}).items():
+                assert module["environment_variables"][variable] == value, (env_name, name, variable)
             assert module["schedule_expression"] == task["schedule"]
             assert module["schedule_timezone"] == task.get("timezone", "UTC")
             assert (module["cpu"], module["memory"]) == (task.get("cpu", 256), task.get("memory", 512))

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from catalog_expectations import (expected_autoscaling, expected_capacity, expected_health_path, expected_sizing,
-                                  raw_catalog, service_in, services_in)
+                                  raw_catalog, scheduled_task_in, service_in, services_in)
 from generator.model import Deployment
 from harness import EDGE_REGION, ORIGIN_VERIFY_VALUE, client, pagerduty_endpoint
 
@@ -289,9 +289,11 @@ def assert_scheduled_tasks(url: str, deployment: Deployment) -> int:
     world, names, facts = World(url, deployment.platform.region), deployment.names, 0
     cluster_arn = world.ecs.describe_clusters(clusters=[names.cluster])["clusters"][0]["clusterArn"]
     listed = {s["Name"] for s in world.scheduler.list_schedules()["Schedules"]}
-    wanted = {f"{names.prefix}-{name}" for name in raw.get("scheduled_tasks", {})}
+    tasks = {name: run for name, task in raw.get("scheduled_tasks", {}).items()
+             if (run := scheduled_task_in(task, deployment.environment.name)) is not None}
+    wanted = {f"{names.prefix}-{name}" for name in tasks}
     assert listed == wanted, (listed, wanted)
-    for name, written in raw.get("scheduled_tasks", {}).items():
+    for name, written in tasks.items():
         schedule = world.scheduler.get_schedule(Name=f"{names.prefix}-{name}")
         assert schedule["ScheduleExpression"] == written["schedule"]
         assert schedule.get("ScheduleExpressionTimezone", "UTC") == written.get("timezone", "UTC")
@@ -304,6 +306,8 @@ def assert_scheduled_tasks(url: str, deployment: Deployment) -> int:
         assert (int(definition["cpu"]), int(definition["memory"])) == (written.get("cpu", 256), written.get("memory", 512))
         assert container.get("command") == written.get("command")
         assert sorted(s["name"] for s in container.get("secrets", [])) == sorted(written.get("secrets", {}))
+        variables = {e["name"]: e["value"] for e in container.get("environment", [])}
+        assert all(variables.get(key) == value for key, value in written.get("environment", {}).items()), variables
         facts += 7
     return facts
 
