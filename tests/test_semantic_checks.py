@@ -250,3 +250,14 @@ def test_services_may_share_a_port(tmp_path: Path) -> None:
     catalog = api.validate(write_yaml(tmp_path / "catalog.yaml", data))
     ports = {service.name: service.port for service in catalog.services}
     assert ports["user-service"] == ports["auth-service"] == data["services"]["auth-service"]["port"]
+
+
+def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
+    """Checked here rather than at every run (it costs half a second)."""
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    from generator.paths import SCHEMAS_DIR
+
+    Draft202012Validator.check_schema(json.loads((SCHEMAS_DIR / "catalog.schema.json").read_text(encoding="utf-8")))
