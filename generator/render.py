@@ -8,11 +8,13 @@ a catalog string cannot reach the output any other way.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 
 from generator import docs, hcl, yaml_text
 from generator.hcl_format import align_assignments
@@ -49,9 +51,41 @@ def comment(text: Any) -> hcl.HclText:
     return hcl.HclText(escaped)
 
 
+class _BestEffortBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between runs (compiling them is half of a render). Jinja keys each entry
+    by the template's name and a checksum of its source, so an edited template is compiled again. A cache
+    that cannot be read or written is skipped, never an error."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, ValueError, EOFError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """`$XDG_CACHE_HOME/ecs-platform-generator` (or ~/.cache/...); `GENERATOR_TEMPLATE_CACHE=off` disables it."""
+    if os.environ.get("GENERATOR_TEMPLATE_CACHE", "").lower() == "off":
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = os.path.join(base, "ecs-platform-generator", "templates")
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    return _BestEffortBytecodeCache(directory)
+
+
 def _jinja(finalize: Any, filters: dict[str, Any], globals_: dict[str, Any] | None = None) -> jinja2.Environment:
     """A Jinja environment whose every printed value must come out of one of `filters`."""
     environment = jinja2.Environment(
+        bytecode_cache=_bytecode_cache(),
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
