@@ -105,8 +105,6 @@ class ServiceOverride:
     source: CatalogPath
 
 
-# What a port speaks, as the target group's protocol version and Service Connect's app protocol.
-TARGET_GROUP_PROTOCOL_VERSIONS = {"http": "HTTP1", "http2": "HTTP2", "grpc": "GRPC"}
 # The standard gRPC health service (grpc.health.v1); ALB health checks call it by path.
 GRPC_HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check"
 
@@ -153,21 +151,9 @@ class Service:
     def load_balanced(self) -> bool:
         return bool(self.routes)
 
-    @property
-    def target_group_protocol_version(self) -> str:
-        return TARGET_GROUP_PROTOCOL_VERSIONS[self.protocol]
-
-    @property
-    def load_balancer_health_check_matcher(self) -> str:
-        """HTTP status codes, or gRPC status codes for gRPC (0: OK)."""
-        return "0" if self.protocol == "grpc" else "200-399"
-
-    def override_in(self, environment: str) -> ServiceOverride | None:
-        return dict(self.overrides).get(environment)
-
     def in_environment(self, environment: str) -> "Service | None":
         """The service as `environment` runs it, its override applied; None where it is left out."""
-        override = self.override_in(environment)
+        override = dict(self.overrides).get(environment)
         if override is None:
             return self
         if not override.enabled:
@@ -842,6 +828,13 @@ class Deployment:
         used = {name for svc in self.services for name in svc.file_systems}
         return tuple((name, fs, "efs_" + name.replace("-", "_")) for name, fs in self.environment.file_systems
                      if name in used)
+
+    @property
+    def security_group_lookups(self) -> tuple[tuple[str, Lookup], ...]:
+        """(data source label, lookup) of every existing security group the root reads: the data stores',
+        then the mount targets' of the EFS file systems used here."""
+        return (*((store, lookup) for store, _, lookup in self.data_stores),
+                *((label, fs.security_group) for _, fs, label in self.file_systems))
 
     @property
     def internal_dns_records(self) -> tuple[str, ...]:

@@ -249,15 +249,6 @@ def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
             if "image_tag" in override and override["image_tag"] in MOVING_TAGS:
                 yield loaded.problem((*where, "image_tag"), f"{override['image_tag']!r} is a moving tag; name one build "
                                                             "(a version or commit tag)")
-        for volume_name, volume in service.get("efs_volumes", {}).items():
-            for env_name, env in data["environments"].items():
-                if service.get("overrides", {}).get(env_name, {}).get("enabled", True) is False:
-                    continue
-                if volume["file_system"] not in env.get("file_systems", {}):
-                    known = list(env.get("file_systems", {}))
-                    yield loaded.problem((*base, "efs_volumes", volume_name, "file_system"),
-                                         f"environment {env_name!r} has no file system {volume['file_system']!r} "
-                                         f"(environments.{env_name}.file_systems; known: {', '.join(sorted(known)) or '(none)'})")
         if service.get("protocol") is not None and "port" not in service:
             yield loaded.problem((*base, "protocol"), "`protocol` is what the port speaks; the service has no `port`")
         if service.get("protocol") == "grpc" and "command" not in service.get("health_check", {}):
@@ -462,11 +453,19 @@ def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pro
 
 
 def _override_problems(loaded: LoadedCatalog, catalog: Catalog, environment: Environment) -> Iterator[Problem]:
-    """What leaving a service out of an environment breaks there."""
+    """What leaving a service out of an environment breaks there, and what a service that runs there needs
+    of it (its EFS file systems)."""
     enabled = {service.name for service in catalog.services if service.in_environment(environment.name) is not None}
+    file_systems = dict(environment.file_systems)
     for service in catalog.services:
         if service.name not in enabled:
             continue
+        for volume in service.efs_volumes:
+            if volume.file_system not in file_systems:
+                yield loaded.problem((*service.source, "efs_volumes", volume.name, "file_system"),
+                                     f"environment {environment.name!r} has no file system {volume.file_system!r} "
+                                     f"(environments.{environment.name}.file_systems; known: "
+                                     f"{', '.join(sorted(file_systems)) or '(none)'})")
         for index, callee in enumerate(service.calls):
             if callee not in enabled:
                 yield loaded.problem((*service.source, "calls", index),
