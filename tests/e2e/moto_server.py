@@ -308,6 +308,10 @@ def main() -> None:
     _roll_out_deployments()
     _keep_referenced_rule_descriptions()
     _cloudfront_as_aws_answers()
+    # Not a gap but the opposite: refusals AWS makes that moto does not (IAM sizes, rule quotas, ...).
+    from aws_limits import enforce_aws_limits
+
+    enforce_aws_limits()
     import waitress
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
