@@ -396,6 +396,14 @@ class Catalog:
         return tuple(sorted({service.image_repository for service in self.services}
                             | {task.image_repository for task in self.scheduled_tasks}))
 
+    @property
+    def image_repository_arn_patterns(self) -> tuple[str, ...]:
+        """ARNs that cover every repository of `image_repositories`: `<platform>/*` for those under the
+        platform's name, the others one by one (a catalog that names its own repositories)."""
+        arn = f"arn:aws:ecr:{self.platform.registry_region}:{self.platform.registry_account}:repository/"
+        outside = [name for name in self.image_repositories if not name.startswith(self.platform.name + "/")]
+        return (f"{arn}{self.platform.name}/*", *(arn + name for name in outside))
+
     def environment_named(self, name: str) -> Environment | None:
         return next((environment for environment in self.environments if environment.name == name), None)
 
@@ -730,6 +738,12 @@ class DeployedService:
     # (legacy rule key, rule key) of the rules that forwarded to Kubernetes before this
     # service ran on ECS, for `moved` blocks; empty outside a migrating environment.
     rules_moved_from_legacy: tuple[tuple[str, str], ...]
+    # Data stores and file systems this service gets security-group rules for: one per distinct
+    # (security group, port), named by the first such store or file system. Two stores behind one group
+    # on one port (or two file systems behind one group) would otherwise render the same rule twice,
+    # which AWS refuses (InvalidPermission.Duplicate).
+    rule_data_stores: tuple[str, ...] = ()
+    rule_file_systems: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -951,6 +965,15 @@ class Deployment:
                 return None
             return Traffic(step.ecs_percent, 100 - step.ecs_percent, step.stickiness_seconds)
 
+        store_lookups = dict(environment.data_store_security_groups)
+        store_ports = dict(catalog.data_store_ports)
+        canonical_store = _first_of_each_group(
+            [name for name, _ in catalog.data_store_ports if name in store_lookups],
+            lambda name: (store_lookups[name], store_ports[name]))
+        file_system_groups = dict(environment.file_systems)
+        canonical_file_system = _first_of_each_group(list(file_system_groups),
+                                                     lambda name: file_system_groups[name].security_group)
+
         deployed = []
         for service in on_ecs:
             step = environment.step_of(service.name)
@@ -985,6 +1008,9 @@ class Deployment:
                 rules_moved_from_legacy=tuple(
                     (LegacyRoute(service.name, rule).key, rule.key) for rule in rules_of(service)
                 ) if environment.legacy else (),
+                rule_data_stores=tuple(sorted({canonical_store.get(store, store) for store in service.data_stores})),
+                rule_file_systems=tuple(sorted({canonical_file_system.get(volume.file_system, volume.file_system)
+                                                for volume in service.efs_volumes})),
             ))
         # An internal service still on Kubernetes gets no rule: the internet-facing load balancer
         # must not reach it, and Kubernetes keeps serving it inside the cluster.
@@ -995,6 +1021,14 @@ class Deployment:
         )
         return cls(catalog=catalog, environment=environment, names=env_names, services=tuple(deployed),
                    legacy_routes=legacy_routes, enabled_services=enabled)
+
+
+def _first_of_each_group(names: list[str], key: Any) -> dict[str, str]:
+    """Each name -> the first name (in sorted order) with the same `key(name)`."""
+    first: dict[Any, str] = {}
+    for name in sorted(names):
+        first.setdefault(key(name), name)
+    return {name: first[key(name)] for name in names}
 
 
 def _build_edge(raw: dict[str, Any]) -> Edge | None:

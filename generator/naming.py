@@ -127,6 +127,12 @@ class EnvironmentNames:
     def ci_deploy_role(self) -> str:
         return f"{self.prefix}-ci-deploy"
 
+    @property
+    def service_role_patterns(self) -> tuple[str, ...]:
+        """IAM name patterns of every service's execution and task role (`ServiceNames.execution_role`,
+        `.task_role`): the deploy role passes them by pattern, so its policy does not grow with the catalog."""
+        return (f"{self.prefix}-*-exec", f"{self.prefix}-*-task")
+
     def state_key(self) -> str:
         return f"{self.platform}/{self.environment}/terraform.tfstate"
 

@@ -20,6 +20,7 @@ import jsonschema
 from jsonschema import Draft202012Validator
 
 from generator import naming
+from generator.quota_checks import quota_problems
 from generator.paths import SCHEMAS_DIR
 from generator.errors import CatalogError, CatalogPath, Problem
 from generator.loader import LoadedCatalog
@@ -324,6 +325,7 @@ def model_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]
         deployment = catalog.deployment(environment)
         yield from _listener_problems(loaded, deployment)
         yield from _name_problems(loaded, deployment)
+    yield from quota_problems(loaded, catalog)
 
 
 def _variants(catalog: Catalog) -> list[Service]:
@@ -579,6 +581,19 @@ def _variable_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Prob
         for var in sorted(reviewed[service.name] - plain):
             yield loaded.problem((*service.source, "reviewed_plain_variables", var),
                                  f"{var} is not a plain environment variable of {service.name!r}; remove it here")
+    # Sidecars' and scheduled tasks' variables land in task definitions just the same.
+    others = [((*service.source, "sidecars", sidecar.name, "environment"), sidecar.environment)
+              for service in catalog.services for sidecar in service.sidecars]
+    others += [((*task.source, "environment"), task.environment) for task in catalog.scheduled_tasks]
+    others += [((*override.source, "environment"), override.environment)
+               for task in catalog.scheduled_tasks for _, override in task.overrides]
+    for path, environment_variables in others:
+        for var, value in environment_variables:
+            kind = credential_kind(value)
+            if SECRET_LOOKING_NAME.search(var) or kind:
+                what = f"the value of {var} looks like {kind}" if kind else f"{var} looks like a credential"
+                yield loaded.problem((*path, var), f"{what}; plain values are visible in the task definition: "
+                                                   "give it to the service's or task's `secrets` instead")
     for environment in catalog.environments:
         for var, value in environment.environment:
             kind = credential_kind(value)
@@ -605,7 +620,6 @@ def _environment_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[P
 # AWS limits that only `terraform apply` would otherwise report (documentation cited per check).
 MAX_TAGS = 50                      # "Tagging AWS resources": 50 user tags per resource
 MAX_HOST_HEADER_LENGTH = 128       # ALB listener rule conditions: host header values up to 128 characters
-MAX_CONTAINER_ENVIRONMENT_BYTES = 60 * 1024  # ECS: a task definition is at most 64 KiB; keep room for the rest
 S3_BUCKET = re.compile(r"^(?!xn--)(?!sthree-)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")  # S3 bucket naming rules
 
 
@@ -642,11 +656,6 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
                 if var in env_vars:
                     yield loaded.problem((*environment.source, "environment", var),
                                          f"{var} is also a secret of {service.name!r}; a name cannot be both plain and secret")
-            size = sum(len(name) + len(value) + 32 for name, value in svc.environment)
-            if size > MAX_CONTAINER_ENVIRONMENT_BYTES:
-                yield loaded.problem((*service.source, "environment"), f"in environment {environment.name!r} the environment "
-                                     f"variables take about {size // 1024} KiB; ECS accepts task definitions up to 64 KiB: "
-                                     "move large values to S3 or Secrets Manager")
             for arn in svc.s3_read_bucket_arns:
                 bucket = arn.rsplit(":", 1)[1]
                 if not S3_BUCKET.match(bucket) or ".." in bucket:

@@ -355,6 +355,8 @@ module "iam" {
   deploy_parameter_prefix        = "/nexus/dev/services"
   platform_name                  = "nexus"
   alarm_name_prefix              = "nexus-dev-"
+  ci_image_repository_arns       = ["arn:aws:ecr:us-east-1:123456789012:repository/nexus/*"]
+  ci_passed_role_name_patterns   = ["nexus-dev-*-exec", "nexus-dev-*-task"]
 
   services = {
     "api-gateway" = {

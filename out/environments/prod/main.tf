@@ -389,6 +389,8 @@ module "iam" {
   deploy_parameter_prefix        = "/nexus/prod/services"
   platform_name                  = "nexus"
   alarm_name_prefix              = "nexus-prod-"
+  ci_image_repository_arns       = ["arn:aws:ecr:us-east-1:123456789012:repository/nexus/*"]
+  ci_passed_role_name_patterns   = ["nexus-prod-*-exec", "nexus-prod-*-task"]
 
   services = {
     "api-gateway" = {

@@ -209,7 +209,7 @@ data "aws_iam_policy_document" "task" {
     content {
       sid       = "ExecuteCommandLogGroups"
       actions   = ["logs:DescribeLogGroups"]
-      resources = ["${local.log_group_arn_prefix}*"]
+      resources = ["*"] # the action has no resource-level permissions (a scoped ARN is never matched)
     }
   }
 }
@@ -285,6 +285,10 @@ resource "aws_iam_role" "ci_deploy" {
   tags = var.tags
 }
 
+# Scoped by the platform's names (repositories under the platform, services of
+# this cluster, roles named like this environment's service roles), not listed
+# one by one: IAM allows 10,240 characters for all inline policies of a role,
+# and a list of ARNs per service passes that at about 26 services.
 data "aws_iam_policy_document" "ci_deploy" {
   count = local.ci_enabled ? 1 : 0
 
@@ -297,7 +301,7 @@ data "aws_iam_policy_document" "ci_deploy" {
   statement {
     sid       = "PushImages"
     actions   = ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage"]
-    resources = sort(distinct([for service in values(var.services) : service.image_repository_arn]))
+    resources = var.ci_image_repository_arns
   }
 
   statement {
@@ -309,7 +313,7 @@ data "aws_iam_policy_document" "ci_deploy" {
   statement {
     sid       = "FindImages"
     actions   = ["ecr:DescribeImages"]
-    resources = sort(distinct([for service in values(var.services) : service.image_repository_arn]))
+    resources = var.ci_image_repository_arns
   }
 
   # The deployed image (read by Terraform), the deploy history (rollback) and the
@@ -335,16 +339,13 @@ data "aws_iam_policy_document" "ci_deploy" {
   statement {
     sid       = "RollOutServices"
     actions   = ["ecs:UpdateService", "ecs:DescribeServices"]
-    resources = [for name in sort(keys(var.services)) : "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service/${var.cluster_name}/${name}"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:service/${var.cluster_name}/*"]
   }
 
   statement {
-    sid     = "PassTaskRoles"
-    actions = ["iam:PassRole"]
-    resources = concat(
-      [for role in aws_iam_role.execution : role.arn],
-      [for role in aws_iam_role.task : role.arn],
-    )
+    sid       = "PassTaskRoles"
+    actions   = ["iam:PassRole"]
+    resources = [for pattern in var.ci_passed_role_name_patterns : "arn:${local.partition}:iam::${local.account_id}:role/${pattern}"]
 
     condition {
       test     = "StringEquals"

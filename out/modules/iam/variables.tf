@@ -68,6 +68,26 @@ variable "alarm_name_prefix" {
   type        = string
 }
 
+variable "ci_image_repository_arns" {
+  description = "ARNs (patterns allowed, e.g. `.../repository/nexus/*`) of the image repositories CI may push to."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.ci_image_repository_arns) > 0
+    error_message = "Give at least one repository: an IAM statement without a resource is refused."
+  }
+}
+
+variable "ci_passed_role_name_patterns" {
+  description = "IAM role name patterns (e.g. `nexus-prod-*-task`) of the roles CI may pass to ECS tasks in new task definition revisions."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.ci_passed_role_name_patterns) > 0
+    error_message = "Give at least one role name pattern: an IAM statement without a resource is refused."
+  }
+}
+
 variable "ci_deploy_principals" {
   description = "A list of IAM principal ARNs that may assume the deploy role; empty creates no role."
   type        = list(string)
