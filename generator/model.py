@@ -394,7 +394,10 @@ class Catalog:
     def image_repositories(self) -> tuple[str, ...]:
         """ECR repositories of the services and scheduled tasks (several may share one)."""
         return tuple(sorted({service.image_repository for service in self.services}
-                            | {task.image_repository for task in self.scheduled_tasks}))
+                            | {task.image_repository for task in self.scheduled_tasks}
+                            | {sidecar.image.split("/", 1)[1].split("@")[0].split(":")[0]
+                               for service in self.services for sidecar in service.sidecars
+                               if sidecar.image.startswith(self.platform.image_registry + "/")}))
 
     @property
     def image_repository_arn_patterns(self) -> tuple[str, ...]:
@@ -707,6 +710,15 @@ class LegacyRoute:
         return f"{self.service}/{self.rule.key}"
 
 
+_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)")
+
+
+def ecr_repository_arn(image: str) -> str | None:
+    """`<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>` -> the repository's ARN; None outside private ECR."""
+    match = _ECR_IMAGE.match(image)
+    return None if match is None else f"arn:aws:ecr:{match.group(2)}:{match.group(1)}:repository/{match.group(3)}"
+
+
 def url_variable(service: str) -> str:
     """Environment variable that carries a callee's URL: `user-service` -> `USER_SERVICE_URL`."""
     return service.upper().replace("-", "_") + "_URL"
@@ -763,6 +775,15 @@ class DeployedService:
     @property
     def secret_names(self) -> tuple[str, ...]:
         return tuple(sorted({secret for _, secret in self.secrets}))
+
+    @property
+    def sidecar_image_repository_arns(self) -> tuple[str, ...]:
+        """ECR repositories of the sidecars' images, which the execution role must be allowed to pull."""
+        return tuple(sorted({arn for sidecar in self.service.sidecars if (arn := ecr_repository_arn(sidecar.image))}))
+
+    @property
+    def has_log_router(self) -> bool:
+        return any(sidecar.log_router for sidecar in self.service.sidecars)
 
     @property
     def ssm_parameter_names(self) -> tuple[str, ...]:

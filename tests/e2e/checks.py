@@ -5,6 +5,7 @@ a hand-written list."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from catalog_expectations import (expected_autoscaling, expected_capacity, expected_health_path, expected_sizing,
@@ -500,12 +501,16 @@ def _assert_iam(world: World, deployment: Deployment) -> int:
         execution = _policy_documents(world, svc.names.execution_role)
         _assert_least_privilege(svc.names.execution_role, execution)
         statements = {s.get("Sid"): s for d in execution for s in _as_list(d["Statement"])}
-        assert _as_list(statements["PullImage"]["Resource"]) == [svc.image_repository_arn]
+        written = service_in(raw_catalog(deployment.catalog.file)["services"][svc.name], deployment.environment.name)
+        # The service's image and every sidecar image in a private ECR registry (init containers).
+        sidecar_repositories = {f"arn:aws:ecr:{m.group(2)}:{m.group(1)}:repository/{m.group(3)}"
+                                for sidecar in written.get("sidecars", {}).values()
+                                if (m := re.match(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([^:@]+)", sidecar["image"]))}
+        assert sorted(_as_list(statements["PullImage"]["Resource"])) == sorted({svc.image_repository_arn} | sidecar_repositories)
         if svc.secret_names:
             assert len(_as_list(statements["ReadSecrets"]["Resource"])) == len(svc.secret_names)
         else:
             assert "ReadSecrets" not in statements
-        written = service_in(raw_catalog(deployment.catalog.file)["services"][svc.name], deployment.environment.name)
         env_raw = raw_catalog(deployment.catalog.file)["environments"][deployment.environment.name]
         prefix = env_raw.get("ssm_parameter_prefix", "/" + env_raw["secret_prefix"])
         parameters = sorted(f":parameter{prefix}{given['ssm']}" for given in written.get("secrets", {}).values()
@@ -526,6 +531,9 @@ def _assert_iam(world: World, deployment: Deployment) -> int:
             if sid in task_statements:
                 assert all(":elasticfilesystem:" in arn for arn in _as_list(task_statements[sid]["Resource"]))
                 facts += 1
+        # A FireLens router writes the service's logs as the task role.
+        routed_logs = any(sidecar.get("log_router") for sidecar in written.get("sidecars", {}).values())
+        assert ("LogRouterWritesLogs" in task_statements) is routed_logs, svc.name
         task_actions = {a for d in task for s in _as_list(d["Statement"]) for a in _as_list(s["Action"])}
         assert not any(a.startswith("secretsmanager:") for a in task_actions)
         assert ("s3:GetObject" in task_actions) == bool(svc.s3_read_bucket_arns)
@@ -591,3 +599,20 @@ def assert_nothing_left(url: str, deployment: Deployment, kept_log_groups: froze
         zone = world.route53.list_hosted_zones_by_name(DNSName=deployment.environment.dns_zone)["HostedZones"][0]
         records = world.route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
         assert {r["Type"] for r in records} <= {"NS", "SOA"}, records
+
+
+def inline_policy_sizes(world: World, prefix: str) -> dict[str, int]:
+    """Characters (whitespace not counted, as IAM counts) of all inline policies of each role named `<prefix>-*`,
+    read back from the emulator: what `terraform apply` sent."""
+    sizes = {}
+    for role in world.iam.list_roles()["Roles"]:
+        name = role["RoleName"]
+        if not name.startswith(prefix + "-"):
+            continue
+        total = 0
+        for policy in world.iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            document = world.iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
+            text = document if isinstance(document, str) else json.dumps(document)
+            total += len(re.sub(r"\s+", "", text))
+        sizes[name] = total
+    return sizes

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from change_safety import EDITS
-from checks import World, assert_applied_world_matches, assert_nothing_left
+from checks import World, assert_applied_world_matches, assert_nothing_left, inline_policy_sizes
 from conftest import COMMITTED_OUT, GOLDEN_TREE, IMPORTED_CATALOG, NEXUS_CATALOG, ORBIT_CATALOG
 from day_two import initial_data, run_edits
 from migration_steps import MIGRATION_STEPS
@@ -28,6 +28,9 @@ PARALLELISM = "-parallelism=4"
 
 CYCLES = [
     (NEXUS_CATALOG, COMMITTED_OUT, "dev"),
+    # Every NEXUS environment passes the emulator's AWS limits (tests/e2e/aws_limits.py): staging's
+    # CI deploy policy was over IAM's 10,240 characters before it was scoped by names.
+    (NEXUS_CATALOG, COMMITTED_OUT, "staging"),
     (NEXUS_CATALOG, COMMITTED_OUT, "prod"),
     # `qa` names its VPC by id, which the emulator cannot create. `live` is also the world
     # the day-2 edits (change_safety.py) are applied to, between its re-plan and its destroy.
@@ -82,6 +85,13 @@ def test_apply_replan_destroy(catalog_path: Path, tree: Path | None, environment
         facts = assert_applied_world_matches(url, deployment)
         log.seconds["check"] = time.monotonic() - started
         print(f"    [{environment}] {facts} facts of the catalog found in the emulator", flush=True)
+        sizes = inline_policy_sizes(World(url, catalog.platform.region), deployment.names.prefix)
+        largest: dict[str, int] = {}
+        for role, size in sizes.items():
+            kind = role.rsplit("-", 1)[-1] if not role.endswith("-ci-deploy") else "ci-deploy"
+            largest[kind] = max(largest.get(kind, 0), size)
+        print(f"    [{environment}] largest inline policies per role kind (IAM allows 10,240): {largest}", flush=True)
+        assert max(sizes.values(), default=0) <= 10_240
 
         planned = phase("plan", ["plan", "-detailed-exitcode", "-input=false"], 900)
         assert "No changes." in planned

@@ -63,9 +63,10 @@ data "aws_iam_policy_document" "execution" {
   }
 
   statement {
-    sid       = "PullImage"
-    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-    resources = [each.value.image_repository_arn]
+    sid     = "PullImage"
+    actions = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    # The service's own image and its sidecars' images in ECR (init containers, proxies).
+    resources = distinct(concat([each.value.image_repository_arn], each.value.sidecar_image_repository_arns))
   }
 
   statement {
@@ -122,7 +123,7 @@ resource "aws_iam_role" "task" {
 locals {
   services_with_task_policy = {
     for name, service in var.services : name => service
-    if length(service.s3_read_bucket_arns) > 0 || length(service.efs_mounts) > 0 || var.enable_execute_command
+    if length(service.s3_read_bucket_arns) > 0 || length(service.efs_mounts) > 0 || service.log_router || var.enable_execute_command
   }
 }
 
@@ -136,6 +137,18 @@ data "aws_iam_policy_document" "task" {
       sid       = "ReadObjects"
       actions   = ["s3:GetObject"]
       resources = [for arn in each.value.s3_read_bucket_arns : "${arn}/*"]
+    }
+  }
+
+  # A FireLens log router (Fluent Bit's cloudwatch_logs output) writes the
+  # service's logs as the task role, not the execution role.
+  dynamic "statement" {
+    for_each = each.value.log_router ? [1] : []
+
+    content {
+      sid       = "LogRouterWritesLogs"
+      actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+      resources = ["${local.log_group_arn_prefix}${each.value.log_group_name}:*"]
     }
   }
 

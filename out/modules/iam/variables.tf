@@ -13,6 +13,10 @@ variable "services" {
     s3_read_bucket_arns  = list(string)
     # EFS file systems the task mounts (IAM authorization); writable unless read-only.
     efs_mounts = optional(list(object({ file_system_arn = string, writable = bool })), [])
+    # ECR repositories of the sidecars' images: the execution role pulls them too.
+    sidecar_image_repository_arns = optional(list(string), [])
+    # The task has a FireLens log router, which writes the service's logs as the task role.
+    log_router = optional(bool, false)
   }))
 
   validation {
