@@ -196,6 +196,7 @@ class ScheduledTask:
     ssm_secrets: tuple[tuple[str, str], ...]
     source: CatalogPath
     overrides: tuple[tuple[str, "ScheduledTaskOverride"], ...] = ()
+    data_stores: tuple[str, ...] = ()
     size_source: CatalogPath | None = None  # where cpu/memory come from, for messages; None: `source`
 
     def in_environment(self, environment: str) -> "ScheduledTask | None":
@@ -464,6 +465,7 @@ def build_catalog(data: dict[str, Any], file: str) -> Catalog:
                 environment=tuple(sorted(raw.get("environment", {}).items())),
                 secrets=secrets_manager_secrets(raw),
                 ssm_secrets=ssm_parameter_secrets(raw),
+                data_stores=tuple(raw.get("data_stores", ())),
                 source=("scheduled_tasks", name),
                 overrides=tuple(
                     (env_name, ScheduledTaskOverride(
@@ -809,6 +811,8 @@ class DeployedScheduledTask:
     secrets: tuple[tuple[str, str], ...]
     ssm_secrets: tuple[tuple[str, str], ...]
     environment: tuple[tuple[str, str], ...]
+    # (data store, port) the task reaches, one per distinct (security group, port) as for services.
+    data_stores: tuple[tuple[str, int], ...] = ()
 
     @property
     def module_name(self) -> str:
@@ -884,6 +888,7 @@ class Deployment:
     def scheduled_tasks(self) -> tuple["DeployedScheduledTask", ...]:
         """Scheduled tasks run on ECS in every environment (a CronJob has no traffic to migrate)."""
         env, platform = self.environment, self.platform
+        canonical, ports = canonical_data_stores(self.catalog, env), dict(self.catalog.data_store_ports)
         return tuple(
             DeployedScheduledTask(
                 task=task,
@@ -894,6 +899,7 @@ class Deployment:
                 secrets=tuple((var, env.secret_prefix + secret) for var, secret in task.secrets),
                 ssm_secrets=tuple((var, env.ssm_parameter_prefix + name) for var, name in task.ssm_secrets),
                 environment=tuple(sorted({**dict(env.environment), **dict(task.environment)}.items())),
+                data_stores=tuple(sorted({(canonical.get(store, store), ports[store]) for store in task.data_stores})),
             )
             for task in (each.in_environment(env.name) for each in self.catalog.scheduled_tasks) if task is not None
         )
@@ -986,11 +992,7 @@ class Deployment:
                 return None
             return Traffic(step.ecs_percent, 100 - step.ecs_percent, step.stickiness_seconds)
 
-        store_lookups = dict(environment.data_store_security_groups)
-        store_ports = dict(catalog.data_store_ports)
-        canonical_store = _first_of_each_group(
-            [name for name, _ in catalog.data_store_ports if name in store_lookups],
-            lambda name: (store_lookups[name], store_ports[name]))
+        canonical_store = canonical_data_stores(catalog, environment)
         file_system_groups = dict(environment.file_systems)
         canonical_file_system = _first_of_each_group(list(file_system_groups),
                                                      lambda name: file_system_groups[name].security_group)
@@ -1042,6 +1044,12 @@ class Deployment:
         )
         return cls(catalog=catalog, environment=environment, names=env_names, services=tuple(deployed),
                    legacy_routes=legacy_routes, enabled_services=enabled)
+
+
+def canonical_data_stores(catalog: Catalog, environment: Environment) -> dict[str, str]:
+    """Each data store -> the first store behind the same security group lookup on the same port."""
+    lookups, ports = dict(environment.data_store_security_groups), dict(catalog.data_store_ports)
+    return _first_of_each_group([name for name in ports if name in lookups], lambda name: (lookups[name], ports[name]))
 
 
 def _first_of_each_group(names: list[str], key: Any) -> dict[str, str]:

@@ -253,6 +253,13 @@ def _security_group_problems(loaded: LoadedCatalog, deployment: Deployment) -> I
             lookup = file_systems[name].security_group
             inbound_by_group[lookup].add((svc.name, "2049"))
             where_by_group.setdefault(lookup, (*where_env, "file_systems", name, "security_group"))
+    for scheduled in deployment.scheduled_tasks:
+        for store, port in scheduled.data_stores:
+            lookup = stores[store][1]
+            inbound_by_group[lookup].add((scheduled.task.name, str(port)))
+            where_by_group.setdefault(lookup, (*where_env, "data_stores", store))
+        yield from over(1 + len(scheduled.data_stores), f"the security group of scheduled task {scheduled.task.name!r} "
+                        "(outbound)", (*scheduled.task.source, "data_stores"), "connect it to fewer data stores")
     for lookup, rules in inbound_by_group.items():
         yield from over(len(rules), "this existing security group (inbound, one rule per service that uses it, besides "
                         "the rules it already has)", where_by_group[lookup],

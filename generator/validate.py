@@ -306,12 +306,15 @@ def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
             if store not in env["data_stores"]:
                 yield loaded.problem(("environments", env_name, "data_stores"),
                                      f"no security group given for data store {store!r}; add `{store}: {{tags: ...}}` or `{{id: sg-...}}`")
+    for name, task in data.get("scheduled_tasks", {}).items():
+        for index, store in enumerate(task.get("data_stores", [])):
+            if store not in data["data_stores"]:
+                yield _unknown(loaded, ("scheduled_tasks", name, "data_stores", index), "data store", store, stores)
 
 
 # ---------------------------------------------------------------------------
 # Checks on the resolved model
 # ---------------------------------------------------------------------------
-
 
 def model_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
     yield from _migration_problems(loaded, catalog)

@@ -48,3 +48,15 @@ def test_module_grants_the_router_and_the_pull() -> None:
     router = module[module.index('sid       = "LogRouterWritesLogs"') - 200:module.index('sid       = "LogRouterWritesLogs"') + 300]
     assert "each.value.log_router" in router and "logs:PutLogEvents" in router and "each.value.log_group_name" in router
     assert "each.value.sidecar_image_repository_arns" in module
+
+
+def test_scheduled_tasks_reach_their_data_stores() -> None:
+    """`scheduled_tasks.X.data_stores` from the catalog file -> the module's data_stores with the catalog's ports."""
+    for environment in CATALOG["environments"]:
+        root = literal(hcl2.loads((GOLDEN_TREE / "environments" / environment / "services.tf").read_text()))
+        modules = {name: body for module in root["module"] for name, body in module.items()}
+        for name, written in CATALOG.get("scheduled_tasks", {}).items():
+            rendered = modules[f"scheduled_{name.replace('-', '_')}"].get("data_stores", {})
+            assert {store: rendered[store]["port"] for store in rendered} == {
+                store: CATALOG["data_stores"][store]["port"] for store in written.get("data_stores", [])}, (environment, name)
+    assert any(task.get("data_stores") for task in CATALOG.get("scheduled_tasks", {}).values())

@@ -309,7 +309,19 @@ def assert_scheduled_tasks(url: str, deployment: Deployment) -> int:
         assert sorted(s["name"] for s in container.get("secrets", [])) == sorted(written.get("secrets", {}))
         variables = {e["name"]: e["value"] for e in container.get("environment", [])}
         assert all(variables.get(key) == value for key, value in written.get("environment", {}).items()), variables
-        facts += 7
+        # Its security group reaches HTTPS and exactly the data stores the catalog gives it, which admit it.
+        group = target["EcsParameters"]["NetworkConfiguration"]["awsvpcConfiguration"]["SecurityGroups"][0]
+        rules = world.ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+        egress_ports = sorted(rule["FromPort"] for rule in rules if rule["IsEgress"])
+        store_ports = [raw["data_stores"][store]["port"] for store in written.get("data_stores", [])]
+        assert egress_ports == sorted({443, *store_ports}), (name, egress_ports)
+        for rule in rules:
+            if rule["IsEgress"] and rule["FromPort"] != 443:
+                peer = rule["ReferencedGroupInfo"]["GroupId"]
+                admitted = world.ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [peer]}])["SecurityGroupRules"]
+                assert any(not r["IsEgress"] and r.get("ReferencedGroupInfo", {}).get("GroupId") == group
+                           and r["FromPort"] == rule["FromPort"] for r in admitted), (name, peer)
+        facts += 8
     return facts
 
 

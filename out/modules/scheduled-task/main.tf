@@ -177,7 +177,7 @@ resource "aws_iam_role_policy" "scheduler" {
 }
 
 ################################################################################
-# Network: no inbound; outbound HTTPS (AWS APIs through NAT)
+# Network: no inbound; outbound HTTPS (AWS APIs through NAT) and its data stores
 ################################################################################
 
 resource "aws_security_group" "this" {
@@ -196,6 +196,28 @@ resource "aws_vpc_security_group_egress_rule" "https" {
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "data_store" {
+  for_each = var.data_stores
+
+  security_group_id            = aws_security_group.this.id
+  description                  = "To data store ${each.key}"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
+  referenced_security_group_id = each.value.security_group_id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "data_store_from_task" {
+  for_each = var.data_stores
+
+  security_group_id            = each.value.security_group_id
+  description                  = "From scheduled task ${var.name}"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
+  referenced_security_group_id = aws_security_group.this.id
 }
 
 ################################################################################

@@ -143,6 +143,15 @@ variable "scheduler_role_name" {
   type        = string
 }
 
+variable "data_stores" {
+  description = "A map of data stores the task connects to: the security group of each and its port."
+  type = map(object({
+    security_group_id = string
+    port              = number
+  }))
+  default = {}
+}
+
 variable "security_group_name" {
   description = "Name of the task's security group."
   type        = string
