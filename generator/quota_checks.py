@@ -250,6 +250,8 @@ def _security_group_problems(loaded: LoadedCatalog, deployment: Deployment) -> I
             inbound_by_group[lookup].add((svc.name, str(port)))
             where_by_group.setdefault(lookup, (*where_env, "data_stores", store))
         for name in svc.rule_file_systems:
+            if name not in file_systems:
+                continue  # reported as a missing file system
             lookup = file_systems[name].security_group
             inbound_by_group[lookup].add((svc.name, "2049"))
             where_by_group.setdefault(lookup, (*where_env, "file_systems", name, "security_group"))

@@ -321,7 +321,6 @@ def model_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]
     yield from _apply_time_problems(loaded, catalog)
     yield from _scheduled_task_problems(loaded, catalog)
     yield from _sizing_problems(loaded, catalog)
-    yield from _service_connect_problems(loaded, catalog)
     yield from _variable_problems(loaded, catalog)
     yield from _environment_problems(loaded, catalog)
     for environment in catalog.environments:
@@ -367,19 +366,6 @@ def _sizing_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Proble
             reported.add(where)
             yield loaded.problem((*where, "min_tasks"),
                                  f"min_tasks {sizing.min_tasks} is greater than max_tasks {sizing.max_tasks}")
-
-
-def _service_connect_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
-    # Services may share a port: Service Connect needs each (name, port) alias unique in the namespace
-    # (ECS API, ServiceConnectClientAlias), and service names are unique. Most images listen on 8080.
-    short_owner: dict[str, str] = {}
-    for service in catalog.services:
-        if not service.load_balanced:
-            continue
-        owner = short_owner.setdefault(service.short_name, service.name)
-        if owner != service.name:
-            yield loaded.problem((*service.source, "short_name"),
-                                 f"short name {service.short_name!r} is also used by {owner!r}; target group names must differ")
 
 
 def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:

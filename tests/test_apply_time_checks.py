@@ -43,7 +43,7 @@ CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
                                               "environments.live.environment.DB_PASSWORD", "cannot be both"),
     "environment too large for a task definition": (
         lambda d: d["services"]["storefront"]["environment"].update({f"V{i}": "x" * 1000 for i in range(70)}),
-        "services.storefront.environment", "64 KiB"),
+        "services.storefront", "ECS accepts 64 KiB"),
     "invalid bucket once {environment} is filled in": (
         lambda d: d["services"]["ledger"].update(s3_read_buckets=["-{environment}..exports"]),
         "services.ledger.s3_read_buckets", "not a valid S3 bucket name"),

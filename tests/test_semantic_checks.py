@@ -137,7 +137,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "duplicate short name",
         lambda d: svc(d, "integration-service").update(short_name="notification"),
         "services.integration-service.short_name",
-        "short name 'notification' is also used by 'notification-service'",
+        "target group name 'nexus-dev-notification' is also 'notification-service''s",
     ),
     (
         "too many condition values",

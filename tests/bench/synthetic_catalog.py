@@ -4,7 +4,8 @@ Usage: python tests/bench/synthetic_catalog.py N PATH
 
 The ALB quota (100 rules per listener) is respected by routing only the first 60
 services; the rest are internal and reached through Service Connect. Each service
-calls its predecessor, half of them use the database.
+calls its predecessor; half of the first 100 use the database (the database's security
+group admits 60 rules, one per client service).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def catalog(count: int, routed: int = ROUTED) -> str:
             lines.append(f"    routes: [{{ priority: {100 + index}, hosts: [api], paths: [\"/{name}/*\"] }}]")
         if index:
             lines.append(f"    calls: [svc-{index - 1:05d}]")
-        if index % 2 == 0:
+        if index % 2 == 0 and index < 100:
             lines.append("    data_stores: [postgres]")
             lines.append(f"    secrets: {{ DATABASE_URL: {name}/database-url }}")
         lines.append(f"    environment: {{ FEATURE_FLAGS: \"a,b,c\", INDEX: \"{index}\" }}")

@@ -16,6 +16,7 @@ from harness import EDGE_REGION, ORIGIN_VERIFY_VALUE, client, pagerduty_endpoint
 # Actions that have no resource-level permissions in IAM, so `Resource: "*"` is the only option.
 ACTIONS_WITHOUT_RESOURCES = {
     "ecr:GetAuthorizationToken",
+    "logs:DescribeLogGroups",
     "ecs:RegisterTaskDefinition",
     "ecs:DescribeTaskDefinition",
     "ssmmessages:CreateControlChannel",
@@ -479,7 +480,15 @@ def _assert_security_groups(world: World, deployment: Deployment, tasks_sg_ids: 
     for store, group_id in store_groups.items():
         ingress = {(r["ReferencedGroupInfo"]["GroupId"], r["FromPort"]) for r in _rules_of(world, group_id) if not r["IsEgress"]}
         users = {(tasks_sg_ids[s.name], store_ports[store]) for s in deployment.services if store in s.service.data_stores}
-        assert ingress == users, store
+        # Scheduled tasks given the store in the catalog file are admitted too (their group: `<prefix>-<task>`).
+        raw_tasks = raw_catalog(deployment.catalog.file).get("scheduled_tasks", {})
+        for task_name, task in raw_tasks.items():
+            run = scheduled_task_in(task, deployment.environment.name)
+            if run is not None and store in run.get("data_stores", []):
+                task_group = world.ec2.describe_security_groups(Filters=[
+                    {"Name": "group-name", "Values": [f"{deployment.names.prefix}-{task_name}"]}])["SecurityGroups"][0]["GroupId"]
+                users.add((task_group, store_ports[store]))
+        assert ingress == users, (store, ingress, users)
         facts += 1
     return facts
 
