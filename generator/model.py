@@ -393,12 +393,12 @@ class Catalog:
 
     @property
     def image_repositories(self) -> tuple[str, ...]:
-        """ECR repositories of the services and scheduled tasks (several may share one)."""
+        """ECR repositories of the services, scheduled tasks and of sidecar images in the platform's registry
+        (several may share one)."""
         return tuple(sorted({service.image_repository for service in self.services}
                             | {task.image_repository for task in self.scheduled_tasks}
-                            | {sidecar.image.split("/", 1)[1].split("@")[0].split(":")[0]
-                               for service in self.services for sidecar in service.sidecars
-                               if sidecar.image.startswith(self.platform.image_registry + "/")}))
+                            | {repository for service in self.services for sidecar in service.sidecars
+                               if (repository := ecr_repository_name(sidecar.image, self.platform.image_registry))}))
 
     @property
     def image_repository_arn_patterns(self) -> tuple[str, ...]:
@@ -713,6 +713,12 @@ class LegacyRoute:
 
 
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)")
+
+
+def ecr_repository_name(image: str, registry: str) -> str | None:
+    """The repository of an image in `registry` (`<registry>/<repo>:<tag>` -> `<repo>`); None elsewhere."""
+    match = _ECR_IMAGE.match(image)
+    return match.group(3) if match and image.startswith(registry + "/") else None
 
 
 def ecr_repository_arn(image: str) -> str | None:
