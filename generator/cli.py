@@ -220,30 +220,41 @@ def cost_command(catalog_path: Path, environment_name: str, as_json: bool, price
 @click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Catalog file to write, e.g. catalog/imported.yaml.")
 @click.option("--env", "environment_name", default="dev", show_default=True, help="Name of the one environment written.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the migration report (Markdown): per object what was mapped, guessed, dropped and left "
+                   "to do, with file:line.")
 @click.argument("manifests", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
-def import_command(platform_name: str, out_path: Path, environment_name: str, manifests: tuple[Path, ...]) -> None:
+def import_command(platform_name: str, out_path: Path, environment_name: str, report_path: Path | None,
+                   manifests: tuple[Path, ...]) -> None:
     """Write a catalog from Kubernetes manifests (helm template, kustomize build, kubectl get -o yaml).
 
-    What could not be mapped, or was mapped by a guess, is listed on stderr and at the top of the catalog."""
-    from generator import importer
-    from generator.errors import CatalogError
+    The catalog is checked before it is written. What could not be mapped, or was mapped by a guess, is
+    listed on stderr, at the top of the catalog and in the report. Exit 1 when the manifests cannot be read
+    (nothing written) or the catalog written does not validate yet (the problems are listed)."""
+    from generator import import_report, importer
 
     try:
         result = importer.import_manifests(manifests, platform_name, environment_name)
     except importer.ImportError_ as error:
         raise click.ClickException("\n".join(error.problems) + "\nnothing was written") from None
-    text = importer.catalog_text(result, [str(path) for path in manifests])
+    sources = [str(path) for path in manifests]
+    text, problems = importer.checked(result, sources)
+    services = result.catalog["services"]
+    summary = {"services": len(services), "data stores to replace": len(result.catalog["data_stores"]),
+               "scheduled tasks": len(result.catalog.get("scheduled_tasks", {})),
+               "routes": sum(len(s.get("routes", [])) for s in services.values()),
+               "calls": sum(len(s.get("calls", [])) for s in services.values())}
     try:
         importer.write_catalog(text, out_path)
+        if report_path is not None:
+            importer.write_catalog(import_report.markdown(result.findings, sources, str(out_path), summary), report_path)
     except OSError as error:
-        raise click.ClickException(f"cannot write {out_path}: {error.strerror}") from None
+        raise click.ClickException(f"cannot write {error.filename or out_path}: {error.strerror}") from None
     for note in result.notes:
         click.echo(f"review: {note}", err=True)
-    services = len(result.catalog["services"])
-    try:
-        api.validate(out_path)
-    except CatalogError as error:
-        click.echo(f"{out_path}: {services} services imported; the catalog does not validate yet:", err=True)
-        click.echo("\n".join(problem.render() for problem in error.problems), err=True)
+    if problems:
+        click.echo(f"{out_path}: {len(services)} services imported; the catalog does not validate yet:", err=True)
+        click.echo("\n".join(problem.render() for problem in problems), err=True)
         sys.exit(1)
-    click.echo(f"{out_path}: {services} services imported, {len(result.notes)} items to review; it validates")
+    click.echo(f"{out_path}: {len(services)} services imported, {len(result.notes)} items to review; it validates"
+               + (f"; report in {report_path}" if report_path else ""))

@@ -501,7 +501,8 @@ def _build_service(
     sizing = Sizing(**{**data["sizing"][sizing_name], **raw.get("resources", {})})
     port = raw.get("port")
     protocol = raw.get("protocol", "http")
-    default_health_check_path = GRPC_HEALTH_CHECK_PATH if protocol == "grpc" else health_check_default
+    # A tcp service is not spoken to over HTTP: no load-balancer health check, no wget of a path.
+    default_health_check_path = {"grpc": GRPC_HEALTH_CHECK_PATH, "tcp": None}.get(protocol, health_check_default)
     return Service(
         name=name,
         short_name=raw.get("short_name", name),
@@ -973,6 +974,8 @@ class Deployment:
                     callers[callee].append(service.name)
         platform = catalog.platform
         ports = {service.name: service.port for service in catalog.services}
+        # Service Connect proxies HTTP, HTTP/2 and gRPC as http://; a tcp callee's bytes pass unread.
+        url_schemes = {service.name: "tcp" if service.protocol == "tcp" else "http" for service in catalog.services}
 
         def rules_of(service: Service) -> tuple[ListenerRule, ...]:
             return tuple(
@@ -989,7 +992,7 @@ class Deployment:
             """(variable, URL, through the legacy ingress?) for a call to `callee`."""
             step = environment.step_of(callee)
             if step.state == ON_ECS or (step.state == SPLIT and step.ecs_percent == 100):
-                return url_variable(callee), f"http://{callee}:{ports[callee]}", False
+                return url_variable(callee), f"{url_schemes[callee]}://{callee}:{ports[callee]}", False
             legacy_url = environment.legacy.url_of(callee) if environment.legacy else None
             return None if legacy_url is None else (url_variable(callee), legacy_url, True)
 

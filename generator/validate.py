@@ -256,6 +256,12 @@ def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
             yield loaded.problem((*base, "protocol"), "a gRPC service needs `health_check.command` (e.g. "
                                                       "[\"/bin/grpc_health_probe\", \"-addr=:PORT\"]): the default "
                                                       "health check is an HTTP GET with wget")
+        if service.get("protocol") == "tcp":
+            for key in ("routes", "health_check_path"):
+                if key in service:
+                    yield loaded.problem((*base, key), f"a `tcp` service takes no `{key}`: the load balancers and their "
+                                                       "health checks speak HTTP; callers reach it through Service Connect "
+                                                       "(`calls`), and `health_check.command` checks it")
         if service.get("internal") and not service.get("routes"):
             yield loaded.problem((*base, "internal"), "`internal` puts the service's `routes` on the internal load "
                                                       "balancer; without routes it is reached only through Service Connect "
@@ -515,6 +521,7 @@ def _url_port(url: str) -> int:
 # Values that are credentials whatever their variable is called.
 SECRET_LOOKING_VALUES = (
     (re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@"), "a URL with a password"),
+    (re.compile(r"(?i)(?:^|;)\s*(?:password|pwd)\s*=\s*[^;\s]"), "a connection string with a password"),
     (re.compile(r"\bA(KIA|SIA)[0-9A-Z]{16}\b"), "an AWS access key id"),
     (re.compile(r"\b(sk|rk)_live_[0-9A-Za-z]{10,}"), "a Stripe secret key"),
     (re.compile(r"\bgh[pousr]_[0-9A-Za-z]{30,}"), "a GitHub token"),

@@ -6,7 +6,8 @@ locals {
   has_port      = var.container_port != null
 
   # The target group's protocol version; gRPC health checks answer with gRPC status codes (0 is OK).
-  target_group_protocol_version = { http = "HTTP1", http2 = "HTTP2", grpc = "GRPC" }[var.protocol]
+  # A tcp service has no target group.
+  target_group_protocol_version = local.load_balanced ? { http = "HTTP1", http2 = "HTTP2", grpc = "GRPC" }[var.protocol] : null
   health_check_matcher          = var.protocol == "grpc" ? "0" : "200-399"
 
   # Task volumes of the EFS mounts; the prefix keeps them apart from the scratch volumes.
@@ -52,8 +53,12 @@ locals {
     },
     length(local.service_depends_on) > 0 ? { dependsOn = local.service_depends_on } : {},
     local.has_port ? {
-      # The port mapping's name is what Service Connect refers to.
-      portMappings = [{ name = var.name, containerPort = var.container_port, protocol = "tcp", appProtocol = var.protocol }]
+      # The port mapping's name is what Service Connect refers to. Without an app
+      # protocol (tcp) Service Connect passes the bytes through unread.
+      portMappings = [merge(
+        { name = var.name, containerPort = var.container_port, protocol = "tcp" },
+        var.protocol != "tcp" ? { appProtocol = var.protocol } : {},
+      )]
     } : {},
     local.health_check_command != null ? {
       healthCheck = {

@@ -116,13 +116,13 @@ variable "container_port" {
 }
 
 variable "protocol" {
-  description = "What the port speaks: `http` (HTTP/1.1), `http2` or `grpc`: the target group's protocol version and Service Connect's app protocol."
+  description = "What the port speaks: `http` (HTTP/1.1), `http2`, `grpc` or `tcp` (anything else, no load balancer): the target group's protocol version and Service Connect's app protocol."
   type        = string
   default     = "http"
 
   validation {
-    condition     = contains(["http", "http2", "grpc"], var.protocol)
-    error_message = "The protocol must be http, http2 or grpc."
+    condition     = contains(["http", "http2", "grpc", "tcp"], var.protocol)
+    error_message = "The protocol must be http, http2, grpc or tcp."
   }
 }
 
