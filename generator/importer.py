@@ -49,9 +49,10 @@ import yaml
 
 from generator.cost import load_prices
 from generator.errors import Problem
+from generator.loader import reads_as_non_string
 from generator.import_env import (VARIABLE_NAME, addresses, credential_in_plain_value, expand, harmless, port_partner,
                                   scrub_credentials)
-from generator.import_names import container_port_of, identifier, name_workloads, resolve, selects
+from generator.import_names import container_port_of, identifier, name_workloads, pod_labels, resolve, selects
 from generator.import_report import COVERAGE, DROPPED, GUESSED, MAPPED, TO_DO, Finding, unmapped_fields
 from generator.model import url_variable
 from generator.validate import FARGATE_MEMORY_BY_CPU, MOVING_TAGS, SECRET_LOOKING_NAME
@@ -408,6 +409,7 @@ class _Importer:
             if store:
                 continue
             services[name] = self._service(workload, name, images)
+        self._unselecting_services()
         self._autoscalers(services)
         self._calls(services)
         domain = self._routes(services)
@@ -479,6 +481,23 @@ class _Importer:
                 self.note(manifest, field_name, f"tag {image_tag} differs from the environment's {tag}; scheduled tasks "
                                                 "run the environment's tag: push it under that tag too", TO_DO)
         return registry, tag
+
+    def _unselecting_services(self) -> None:
+        """A Service that selects no workload reaches nothing: often a namespace or label mismatch in the manifests."""
+        for service in sorted(self.by_kind["Service"], key=lambda m: m.name):
+            if any(selects(service.body, w.body) for w in self.workloads):
+                continue
+            selector = (service.body.get("spec") or {}).get("selector") or {}
+            elsewhere = sorted({w.namespace for w in self.workloads
+                                if selector and all(pod_labels(w.body).get(k) == v for k, v in selector.items())})
+            hint = (f"; workloads with those labels are in namespace {', '.join(elsewhere)}: apply the manifests to one "
+                    "namespace") if elsewhere else ""
+            self.note(service, "spec.selector", f"selects no workload in namespace {service.namespace}{hint}; callers "
+                                                f"of {service.name!r} are not connected", DROPPED)
+        for service in self.by_kind["Service"]:
+            if (service.body.get("spec") or {}).get("type") == "NodePort":
+                self.note(service, "spec.type", "NodePort: reachable on every node's port; if that was a public entry "
+                                                "point, add a route (ECS has no nodes)", TO_DO)
 
     def _data_store(self, workload: Manifest, name: str) -> bool:
         """A well-known stateful image (mysql, postgres, redis, ...) -> a data store to replace with a managed service."""
@@ -1044,6 +1063,11 @@ class _Importer:
                 new_value = value
                 for address in addresses(variable, value):
                     target = resolve(self.names, address.host, workload.namespace)
+                    if target is None and "." not in address.host and address.port and not address.scheme:
+                        self.catalog_note(f"services.{name}.environment.{variable}",
+                                          f"{address.text!r} names host {address.host!r}, which no Service in the "
+                                          "manifests has: if it is a service, import its manifests too (it becomes a "
+                                          "`calls` edge)", TO_DO, self._subject(name))
                     if not target or target[0] == name:
                         continue
                     callee, port_map = target
@@ -1282,6 +1306,20 @@ def _fix(result: Import, problems: list[Problem]) -> bool:
     return fixed
 
 
+class _CatalogDumper(yaml.SafeDumper):
+    """Quotes every string the catalog's YAML 1.2 loader would read as something else (`0123456789` is an
+    integer there, a string to PyYAML)."""
+
+
+def _represent_string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if reads_as_non_string(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
+    return dumper.represent_str(value)
+
+
+_CatalogDumper.add_representer(str, _represent_string)
+
+
 def catalog_text(result: Import, sources: list[str]) -> str:
     """The catalog YAML with the review list as a comment block on top."""
     notes = result.notes
@@ -1292,7 +1330,7 @@ def catalog_text(result: Import, sources: list[str]) -> str:
              "# Review before use. Not mapped, or mapped by a guess:" if notes else "# Nothing was left unmapped.",
              *(f"# - {note}" for note in notes),
              ""]
-    body = yaml.safe_dump(result.catalog, sort_keys=False, allow_unicode=True, width=120)
+    body = yaml.dump(result.catalog, Dumper=_CatalogDumper, sort_keys=False, allow_unicode=True, width=120)
     return "\n".join(lines) + "\n" + body
 
 

@@ -58,6 +58,14 @@ for _tag, _regexp, _first in [
     _CoreSchemaResolver.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
 
 
+def reads_as_non_string(text: str) -> bool:
+    """Whether a plain (unquoted) scalar `text` would load as a bool, number or null in a catalog: writers of
+    catalogs (import) quote such strings, since PyYAML's own YAML 1.1 rules differ (`0123456789`, `on`)."""
+    resolvers = _CoreSchemaResolver.yaml_implicit_resolvers.get(text[:1], []) if text else \
+        _CoreSchemaResolver.yaml_implicit_resolvers.get("", [])
+    return any(regexp.match(text) for _, regexp in resolvers)
+
+
 try:  # libyaml's parser and composer; the pure-Python one is about 20 times slower
     from yaml.cyaml import CParser as _Parser
 except ImportError:  # pragma: no cover

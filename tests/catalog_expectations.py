@@ -38,7 +38,7 @@ GRPC_HEALTH_PATH = "/grpc.health.v1.Health/Check"
 
 
 def expected_health_path(data: dict[str, Any], service: dict[str, Any]) -> str | None:
-    if "port" not in service:
+    if "port" not in service or service.get("protocol") == "tcp":  # a tcp service is not spoken to over HTTP
         return None
     default = GRPC_HEALTH_PATH if service.get("protocol") == "grpc" else DESIGN_HEALTH_PATH
     return service.get("health_check_path", data.get("defaults", {}).get("health_check_path", default))

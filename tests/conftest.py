@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 NEXUS_CATALOG = REPO / "catalog" / "nexus.yaml"
 ORBIT_CATALOG = REPO / "tests" / "fixtures" / "orbit.yaml"
 IMPORTED_CATALOG = REPO / "tests" / "fixtures" / "k8s" / "shop-kubectl" / "catalog.yaml"  # `make golden` writes it
+BOOKSTORE_CATALOG = REPO / "tests" / "fixtures" / "k8s" / "bookstore" / "catalog.yaml"  # `make golden` writes it
 GOLDEN_TREE = REPO / "tests" / "fixtures" / "golden"
 COMMITTED_OUT = REPO / "out"
 

@@ -25,7 +25,7 @@ SETS = {
     "shop-kubectl": (FIXTURES / "shop-kubectl" / "list.yaml", "shop", "prod"),
     "grpc-kustomize": (FIXTURES / "grpc-kustomize" / "build.yaml", "shop", "prod"),
     # One shape per kind of content that broke the importer on public manifest sets (issue #18).
-    "bookstore": (FIXTURES / "bookstore", "books", "prod"),
+    "bookstore": (FIXTURES / "bookstore" / "manifests", "books", "prod"),
 }
 # Images of well-known stateful products: imported as data stores to replace with a managed service
 # (the list of the issue: RDS, ElastiCache, Amazon MQ, MSK, DocumentDB).
@@ -363,14 +363,21 @@ def test_fargate_size_is_the_cheapest_pair_that_fits() -> None:
     assert math.isclose(sum(fargate_size(4096, 30720)), 4096 + 30720)
 
 
-def test_the_committed_imported_catalog_is_what_import_writes(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The e2e cycle applies tests/fixtures/k8s/shop-kubectl/catalog.yaml; it must be the importer's output."""
+@pytest.mark.parametrize("source, committed", [
+    ("tests/fixtures/k8s/shop-kubectl/list.yaml", "tests/fixtures/k8s/shop-kubectl"),
+    ("tests/fixtures/k8s/bookstore/manifests", "tests/fixtures/k8s/bookstore"),
+])
+def test_the_committed_imported_catalogs_are_what_import_writes(source: str, committed: str, tmp_path: Path, cli,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The e2e cycles apply the committed catalogs; they (and the bookstore's report) must be the importer's output."""
     monkeypatch.chdir(REPO)
-    out = tmp_path / "catalog.yaml"
-    source = "tests/fixtures/k8s/shop-kubectl/list.yaml"
-    assert cli("import", "--platform", "shop", "--env", "prod", "--out", out, source).exit_code == 0
-    committed = FIXTURES / "shop-kubectl" / "catalog.yaml"
-    assert out.read_text() == committed.read_text(), "refresh it with: make golden"
+    out, report = tmp_path / "catalog.yaml", tmp_path / "report.md"
+    platform = "shop" if "shop" in source else "books"
+    assert cli("import", "--platform", platform, "--env", "prod", "--out", out, "--report", report, source).exit_code == 0
+    assert out.read_text() == (REPO / committed / "catalog.yaml").read_text(), "refresh it with: make golden"
+    if (REPO / committed / "report.md").exists():
+        written = report.read_text().replace(str(out), f"{committed}/catalog.yaml")
+        assert written == (REPO / committed / "report.md").read_text(), "refresh it with: make golden"
 
 
 @pytest.mark.parametrize("kubernetes, eventbridge", [

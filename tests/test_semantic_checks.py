@@ -172,6 +172,18 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "domain 'nexus.com' is also the domain of environment 'staging'",
     ),
     (
+        "tcp service with routes",
+        lambda d: svc(d, "web").update(protocol="tcp"),
+        "services.web.routes",
+        "a `tcp` service takes no `routes`: the load balancers and their health checks speak HTTP",
+    ),
+    (
+        "tcp service with a health-check path",
+        lambda d: svc(d, "auth-service").update(protocol="tcp", health_check_path="/health"),
+        "services.auth-service.health_check_path",
+        "a `tcp` service takes no `health_check_path`",
+    ),
+    (
         "zone that cannot hold the domain",
         lambda d: d["environments"]["dev"].update(dns_zone="example.org"),
         "environments.dev.dns_zone",

@@ -143,6 +143,12 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
             else:
                 assert f":secret:{env.secret_prefix}{given}-" in secrets[var], (svc.name, var)
         assert {e["name"]: e["value"] for e in container.get("environment", [])} == dict(svc.environment)
+        values = {e["name"]: e["value"] for e in container.get("environment", [])}
+        for callee in written.get("calls", []):  # Service Connect URLs: tcp:// for a tcp callee, else http://
+            callee_url = values.get(callee.upper().replace("-", "_") + "_URL", "")
+            if callee_url.split("://")[-1].startswith(f"{callee}:"):
+                scheme = "tcp" if raw["services"][callee].get("protocol") == "tcp" else "http"
+                assert callee_url == f"{scheme}://{callee}:{raw['services'][callee]['port']}", (svc.name, callee_url)
         options = container["logConfiguration"]["options"]
         assert options.get("awslogs-group", options.get("log_group_name")) == svc.names.log_group
         health_path = expected_health_path(raw, written)
@@ -192,7 +198,10 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
             tagged = world.efs.describe_file_systems(FileSystemId=point["FileSystemId"])["FileSystems"][0]
             assert {t["Key"]: t["Value"] for t in tagged.get("Tags", [])}.items() >= file_system["tags"].items()
             facts += 4
-        if "port" in written:  # Service Connect's app protocol is the catalog's protocol
+        if written.get("protocol") == "tcp":  # no app protocol: Service Connect passes the bytes through
+            assert "appProtocol" not in container["portMappings"][0], svc.name
+            assert not model.load_balanced and "healthCheck" not in container or "command" in written.get("health_check", {})
+        elif "port" in written:  # Service Connect's app protocol is the catalog's protocol
             assert container["portMappings"][0]["appProtocol"] == written.get("protocol", "http"), svc.name
         facts += 14
 

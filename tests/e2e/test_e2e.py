@@ -13,7 +13,7 @@ import yaml
 
 from change_safety import EDITS
 from checks import World, assert_applied_world_matches, assert_nothing_left, inline_policy_sizes
-from conftest import COMMITTED_OUT, GOLDEN_TREE, IMPORTED_CATALOG, NEXUS_CATALOG, ORBIT_CATALOG
+from conftest import BOOKSTORE_CATALOG, COMMITTED_OUT, GOLDEN_TREE, IMPORTED_CATALOG, NEXUS_CATALOG, ORBIT_CATALOG
 from day_two import initial_data, run_edits
 from migration_steps import MIGRATION_STEPS
 from deploy_steps import run_deploys
@@ -38,6 +38,9 @@ CYCLES = [
     # Imported from Kubernetes manifests (`make golden` refreshes it): an ARM64 service, a StatefulSet,
     # an HPA. Rendered here, as a team would after importing.
     (IMPORTED_CATALOG, None, "prod"),
+    # Imported from manifests shaped like public ones (issue #18): a tcp service behind Service Connect,
+    # data stores to replace, a LoadBalancer Service and a default backend as routes, per-service tags.
+    (BOOKSTORE_CATALOG, None, "prod"),
 ]
 DAY_TWO = {(ORBIT_CATALOG, "live")}
 # The account the emulator answers as: the one that also holds the catalog's image registry,
