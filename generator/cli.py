@@ -109,16 +109,25 @@ def migration_check(catalog_path: Path, environment_name: str, service_name: str
             raise click.ClickException(f"{service_name!r} is not on ECS in {environment_name!r} yet; "
                                        "nothing to check until its first step (`migration: {name: 10}`)")
         raise click.ClickException(f"unknown service {service_name!r}")
-    try:
-        results = checks.run_checks(deployment, service_name)
-    except checks.AwsUnavailable as error:
-        raise click.ClickException(str(error)) from None
+    results = checks.run_checks(deployment, service_name)
     for result in results:
         click.echo(result.line())
     failed = [result for result in results if not result.passed]
     click.echo(f"{len(results) - len(failed)} of {len(results)} checks passed")
     if failed:
         sys.exit(1)
+
+
+def _talking_to_aws() -> Any:
+    """One line and exit 4 instead of a traceback when AWS cannot be used (see generator/aws.py)."""
+    import contextlib
+
+    from generator import aws
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(aws.errors())
+    stack.enter_context(aws.answers())
+    return stack
 
 
 SERVICE_OPTION = click.option("--service", "service_name", required=True, help="Service name, as in the catalog.")
@@ -129,7 +138,7 @@ TIMEOUT_OPTION = click.option("--timeout", type=click.IntRange(1, 86400), defaul
 def _deployer(catalog_path: Path, environment_name: str, service_name: str | None = None) -> "Any":
     """The deployer of an environment; None (after saying so) when `service_name` is left out of it, so a
     pipeline that deploys every service through every environment passes over that one (exit 0)."""
-    from generator import deploy
+    from generator import aws, deploy
 
     catalog = api.validate(catalog_path)
     environment = _environment(catalog, environment_name)
@@ -139,7 +148,7 @@ def _deployer(catalog_path: Path, environment_name: str, service_name: str | Non
                    f"{environment.name}.enabled: false): nothing to do there")
         return None
     deployment = catalog.deployment(environment)
-    return deploy.Deployer(deployment, deploy.Aws(deployment.platform.region))
+    return deploy.Deployer(deployment, aws.Session(deployment.platform.region))
 
 
 @main.command("deploy")
@@ -163,7 +172,8 @@ def deploy_command(catalog_path: Path, environment_name: str, service_name: str,
         return
     deployer.poll_seconds = poll_seconds
     started = time.monotonic()
-    deployer.deploy(service_name, image, timeout, override_reason)
+    with _talking_to_aws():
+        deployer.deploy(service_name, image, timeout, override_reason)
     click.echo(f"done in {time.monotonic() - started:.0f} s")
 
 
@@ -180,7 +190,8 @@ def rollback_command(catalog_path: Path, environment_name: str, service_name: st
         return
     deployer.poll_seconds = poll_seconds
     started = time.monotonic()
-    deployer.rollback(service_name, timeout)
+    with _talking_to_aws():
+        deployer.rollback(service_name, timeout)
     click.echo(f"done in {time.monotonic() - started:.0f} s")
 
 
@@ -190,7 +201,10 @@ def rollback_command(catalog_path: Path, environment_name: str, service_name: st
 @click.option("--service", "service_name", default=None, help="One service; default: all on ECS there.")
 def deploy_status_command(catalog_path: Path, environment_name: str, service_name: str | None) -> None:
     """What runs where: revision, rollout state, running/desired tasks and image per service."""
-    for line in _deployer(catalog_path, environment_name).status(service_name):
+    deployer = _deployer(catalog_path, environment_name)
+    with _talking_to_aws():
+        lines = deployer.status(service_name)
+    for line in lines:
         click.echo(line)
 
 

@@ -78,30 +78,6 @@ def parse_image(text: str, registry: str, repository: str) -> ImageRef:
     return ImageRef(repository, tag, digest)
 
 
-class Aws:
-    """boto3 clients, made on first use."""
-
-    def __init__(self, region: str):
-        try:
-            import boto3
-            from botocore.config import Config
-        except ImportError as error:  # pragma: no cover - boto3 is a dependency of the tool
-            raise DeployError(f"boto3 is not installed ({error}); pip install boto3") from error
-        self.session = boto3.session.Session(region_name=region)
-        if self.session.get_credentials() is None:
-            raise DeployError("no AWS credentials found (environment, ~/.aws, SSO or instance role); log in first, "
-                              "e.g. `aws sso login`, or set AWS_PROFILE")
-        self.config = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60)
-        self.clients: dict[str, Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name in ("session", "config", "clients"):
-            raise AttributeError(name)
-        if name not in self.clients:
-            self.clients[name] = self.session.client(name, config=self.config)
-        return self.clients[name]
-
-
 def _error_code(error: Exception) -> str:
     return getattr(error, "response", {}).get("Error", {}).get("Code", "")
 
@@ -148,6 +124,14 @@ class Deployer:
                                   f"{platform.image_registry} ({code}); push it first") from None
             raise
         return found[0]["imageDigest"]
+
+    def _digest_of(self, svc: DeployedService, reference: str) -> str | None:
+        """The digest of an image the service ran; None when the registry no longer has it (or never had)."""
+        try:
+            image = parse_image(reference, self.deployment.platform.image_registry, svc.service.image_repository)
+            return self.resolve_digest(svc, image)
+        except DeployError:
+            return None
 
     def _parameter(self, name: str) -> str | None:
         try:
@@ -219,6 +203,12 @@ class Deployer:
         reference = image.reference(platform.image_registry)
         new_arn = self.register(svc, previous, reference)
         previous_image = self._container(previous["taskDefinition"], svc.name)["image"]
+        if not self.history(svc):
+            # The first deploy after `terraform apply`: record what Terraform started, so that `rollback` has
+            # somewhere to go when this very deploy turns out bad.
+            self._record(svc, {"task_definition": previous_arn, "image": previous_image,
+                               "digest": self._digest_of(svc, previous_image), "by": "terraform apply",
+                               "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "baseline": True})
         self.echo(f"{svc.name}: {previous_arn.rsplit('/', 1)[-1]} ({previous_image}) -> "
                   f"{new_arn.rsplit('/', 1)[-1]} ({reference}, {digest})")
         self._put(svc.names.image_parameter, reference)
@@ -264,8 +254,9 @@ class Deployer:
         cause = self.wait(svc, new_arn, timeout, watch_alarms=False)
         if cause is not None:
             raise DeployError(f"rollback of {svc.name} to {target['image']} failed: {cause}")
-        self._put(f"{svc.names.parameter_prefix}/last-successful-digest", target["digest"])
-        self._record(svc, {"task_definition": new_arn, "image": target["image"], "digest": target["digest"],
+        if target.get("digest"):
+            self._put(f"{svc.names.parameter_prefix}/last-successful-digest", target["digest"])
+        self._record(svc, {"task_definition": new_arn, "image": target["image"], "digest": target.get("digest"),
                            "by": os.environ.get("GITHUB_ACTOR") or getpass.getuser(), "rollback_of": current_image,
                            "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
         self.echo(f"{svc.name}: rolled back to {target['image']} ({new_arn.rsplit('/', 1)[-1]})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from generator import aws
 from generator.model import Deployment, DeployedService
 
 
@@ -24,29 +25,8 @@ class CheckResult:
         return f"{'PASS' if self.passed else 'FAIL'}  {self.service:<24} {self.check:<16} {self.detail}"
 
 
-class AwsUnavailable(Exception):
-    """No credentials or no endpoint: a clear message instead of a traceback."""
-
-
 def _clients(region: str) -> Callable[[str], Any]:
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError as error:  # pragma: no cover - boto3 is a dependency of the tool
-        raise AwsUnavailable(f"boto3 is not installed ({error}); pip install boto3") from error
-    session = boto3.session.Session(region_name=region)
-    if session.get_credentials() is None:
-        raise AwsUnavailable("no AWS credentials found (environment, ~/.aws, SSO or instance role); "
-                             "log in first, e.g. `aws sso login`, or set AWS_PROFILE")
-    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=30)
-    made: dict[str, Any] = {}
-
-    def client(name: str) -> Any:
-        if name not in made:
-            made[name] = session.client(name, config=config)
-        return made[name]
-
-    return client
+    return aws.Session(region).client
 
 
 def _service_checks(client: Callable[[str], Any], deployment: Deployment, svc: DeployedService) -> Iterator[CheckResult]:
@@ -56,9 +36,13 @@ def _service_checks(client: Callable[[str], Any], deployment: Deployment, svc: D
     cluster = deployment.names.cluster
 
     def guarded(check: str, body: Callable[[], tuple[bool, str]]) -> CheckResult:
+        """A check AWS answered: PASS or FAIL. AWS not answering (network, permissions, throttling) is no answer
+        at all: it stops every check with one line (generator.aws), never a PASS."""
         try:
             passed, detail = body()
         except (ClientError, BotoCoreError) as error:
+            if aws.describe(error) is not None:
+                raise
             passed, detail = False, f"AWS said: {error}"
         return CheckResult(name, check, passed, detail)
 
@@ -90,6 +74,8 @@ def _service_checks(client: Callable[[str], Any], deployment: Deployment, svc: D
         return not firing, f"in ALARM: {', '.join(firing)}" if firing else f"{len(found)} alarms, none in ALARM"
 
     def secrets() -> tuple[bool, str]:
+        """Secrets Manager secrets and SSM parameters the task definition reads: ECS fails to start the task
+        when one is missing."""
         absent = []
         for secret in svc.secret_names:
             try:
@@ -101,9 +87,15 @@ def _service_checks(client: Callable[[str], Any], deployment: Deployment, svc: D
                 continue
             if described.get("DeletedDate"):
                 absent.append(f"{secret} (scheduled for deletion)")
+        parameters = sorted({name for _, name in svc.ssm_secrets})
+        for start in range(0, len(parameters), 10):  # GetParameters takes 10 names
+            found = client("ssm").get_parameters(Names=parameters[start:start + 10])
+            absent.extend(f"SSM parameter {name}" for name in found.get("InvalidParameters", []))
         if absent:
-            return False, f"missing in Secrets Manager: {', '.join(absent)}"
-        return True, f"{len(svc.secret_names)} secrets exist"
+            return False, f"missing: {', '.join(absent)}"
+        if not svc.secret_names and not parameters:
+            return True, "the service reads no secrets or parameters"
+        return True, f"{len(svc.secret_names)} secrets and {len(parameters)} SSM parameters exist"
 
     def image() -> tuple[bool, str]:
         repository, tag = svc.service.image_repository, svc.image.rsplit(":", 1)[1]
@@ -122,11 +114,16 @@ def _service_checks(client: Callable[[str], Any], deployment: Deployment, svc: D
         yield guarded(check, body)
 
 
-def run_checks(deployment: Deployment, service: str | None) -> list[CheckResult]:
-    """Every check for `service` (or every service on ECS in the environment)."""
-    client = _clients(deployment.platform.region)
+def run_checks(deployment: Deployment, service: str | None, client: Callable[[str], Any] | None = None) -> list[CheckResult]:
+    """Every check for `service` (or every service on ECS in the environment). AWS is asked who we are first:
+    when that fails, nothing is checked and the one line says why (generator.aws.AwsError)."""
+    if client is None:
+        client = _clients(deployment.platform.region)
+    with aws.errors(), aws.answers():
+        client("sts").get_caller_identity()
     chosen = [svc for svc in deployment.services if service is None or svc.name == service]
     results: list[CheckResult] = []
-    for svc in chosen:
-        results.extend(_service_checks(client, deployment, svc))
+    with aws.errors(), aws.answers():
+        for svc in chosen:
+            results.extend(_service_checks(client, deployment, svc))
     return results

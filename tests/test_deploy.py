@@ -6,6 +6,7 @@ emulator with stock Terraform's world (tests/e2e/deploy_steps.py)."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +222,20 @@ def test_rollback_runs_the_previous_image_as_the_newest_revision(tmp_path: Path)
     assert aws.parameters["/orbit/live/services/pricing/last-successful-digest"] == DIGEST_OLD
 
 
+def test_the_first_deploy_can_be_rolled_back_to_what_terraform_started(tmp_path: Path) -> None:
+    """No deploy before: the image the service runs (Terraform's, the catalog's image_tag) is recorded first."""
+    aws = FakeAws()
+    started_with = aws.revisions[aws.running]["image"]
+    deploy, _ = deployer(tmp_path, aws)
+    deploy.deploy("pricing", "2026.12.0", timeout=60)
+    back = deploy.rollback("pricing", timeout=60)
+    assert aws.running == back and aws.revisions[back]["image"] == started_with
+    assert aws.parameters["/orbit/live/services/pricing/image"] == started_with
+    history = json.loads(aws.parameters["/orbit/live/services/pricing/deployments"])
+    assert history[0]["by"] == "terraform apply" and history[0]["digest"] == DIGEST_OLD
+    assert history[-1]["rollback_of"].endswith(":2026.12.0")
+
+
 def test_rollback_without_history_is_a_clear_error(tmp_path: Path) -> None:
     deploy, _ = deployer(tmp_path, FakeAws())
     with pytest.raises(DeployError, match="no other successful deploy is recorded"):
@@ -235,7 +250,7 @@ def test_missing_credentials_are_a_clear_error(cli: Any, monkeypatch: pytest.Mon
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     result = cli("deploy", "--catalog", write_yaml(tmp_path / "o.yaml", orbit_data()), "--env", "live",
                  "--service", "pricing", "--image", "2026.12.0")
-    assert result.exit_code == 1 and "no AWS credentials found" in result.output
+    assert result.exit_code == 4 and "no AWS credentials found" in result.output
 
 
 def test_unknown_environment(cli: Any, tmp_path: Path) -> None:
@@ -258,4 +273,4 @@ def test_a_service_left_out_of_an_environment_is_passed_over(cli: Any, tmp_path:
         assert "'search' is left out of 'qa' (services.search.overrides.qa.enabled: false): nothing to do there" in result.output
     # In live it runs, so the same call goes on to AWS (and here finds no credentials).
     result = cli("deploy", "--catalog", ORBIT_CATALOG, "--env", "live", "--service", "search", "--image", "2026.12.0")
-    assert result.exit_code == 1 and "no AWS credentials found" in result.output, result.output
+    assert result.exit_code == 4 and "no AWS credentials found" in result.output, result.output
