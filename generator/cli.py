@@ -212,7 +212,7 @@ def deploy_status_command(catalog_path: Path, environment_name: str, service_nam
 @CATALOG_OPTION
 @ENV_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {environment, currency, monthly: {min, max}, services: {NAME: {min, max}}}.")
-@click.option("--prices", "prices_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--prices", "prices_path", type=click.Path(path_type=Path, dir_okay=True), default=None,
               help="A price table of your own (same shape as generator/data/aws-prices.json).")
 def cost_command(catalog_path: Path, environment_name: str, as_json: bool, prices_path: Path | None) -> None:
     """Monthly cost at minimum and maximum tasks, per service and in total, and what Spot saves."""

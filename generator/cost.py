@@ -12,29 +12,83 @@ Prices and assumptions are in generator/data/aws-prices.json (or `--prices FILE`
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator.paths import SCHEMAS_DIR
 from generator.model import FARGATE, FARGATE_SPOT, Deployment, Service
 
 PRICE_TABLE = Path(__file__).resolve().parent / "data" / "aws-prices.json"
 
 
+MAX_PRICE_TABLE_BYTES = 1024 * 1024
+PRICE_SCHEMA = SCHEMAS_DIR / "prices.schema.json"
+
+
 class PriceTableError(Exception):
-    pass
+    """A price table that cannot be used; one line per problem."""
+
+
+def _read(path: Path) -> bytes:
+    """Like the catalog: a regular file (no FIFO to hang on, no device to read forever), at most 1 MiB."""
+    try:
+        status = path.stat()
+    except OSError as error:
+        raise PriceTableError(f"{path}: cannot be read: {error.strerror}") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise PriceTableError(f"{path}: not a regular file (a directory, device, pipe or socket); pass a JSON file")
+    if status.st_size > MAX_PRICE_TABLE_BYTES:
+        raise PriceTableError(f"{path}: larger than 1 MiB; a price table is a few kilobytes: is this the right file?")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise PriceTableError(f"{path}: not a regular file")
+            data = handle.read(MAX_PRICE_TABLE_BYTES + 1)
+    except OSError as error:
+        raise PriceTableError(f"{path}: cannot be read: {error.strerror}") from None
+    if len(data) > MAX_PRICE_TABLE_BYTES:
+        raise PriceTableError(f"{path}: larger than 1 MiB")
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a price")
 
 
 def load_prices(path: Path | None = None) -> dict[str, Any]:
-    path = path or PRICE_TABLE
+    """The price table, checked against schemas/prices.schema.json; PriceTableError lists every problem."""
+    return _packaged_prices() if path is None else _load(path)
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged_prices() -> dict[str, Any]:
+    return _load(PRICE_TABLE)
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data = _read(path)
     try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise PriceTableError(f"cannot read the price table {path}: {error}") from None
-    for key in ("date", "currency", "hours_per_month", "assumptions", "regions"):
-        if key not in table:
-            raise PriceTableError(f"{path}: the price table has no {key!r}")
+        table = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise PriceTableError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise PriceTableError(f"{path}:{error.lineno}: not JSON: {error.msg}") from None
+    except ValueError as error:  # NaN, Infinity
+        raise PriceTableError(f"{path}: {error}") from None
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(json.loads(PRICE_SCHEMA.read_text(encoding="utf-8")))
+    problems = sorted(validator.iter_errors(table), key=lambda e: [str(p) for p in e.absolute_path])
+    if problems:
+        raise PriceTableError("\n".join(
+            f"{path}: {'.'.join(str(p) for p in problem.absolute_path) or '(top level)'}: {problem.message}"
+            for problem in problems))
     return table
 
 
@@ -121,9 +175,14 @@ def estimate(deployment: Deployment, table: dict[str, Any]) -> EnvironmentCost:
     hours = table["hours_per_month"]
     assumptions = table["assumptions"]
 
+    def on_demand_hour(architecture: str, cpu: int, memory: int) -> float:
+        """ARM64 (Graviton) tasks have prices of their own, about 20 % under x86's."""
+        arm = "arm_" if architecture == "ARM64" else ""
+        return cpu / 1024 * prices[f"fargate_{arm}vcpu_hour"] + memory / 1024 * prices[f"fargate_{arm}gb_hour"]
+
     def task_month(service: Service, on_demand: float, spot: float) -> float:
         vcpu, gb = service.sizing.cpu / 1024, service.sizing.memory / 1024
-        on_demand_rate = vcpu * prices["fargate_vcpu_hour"] + gb * prices["fargate_gb_hour"]
+        on_demand_rate = on_demand_hour(service.cpu_architecture, service.sizing.cpu, service.sizing.memory)
         spot_rate = vcpu * prices["fargate_spot_vcpu_hour"] + gb * prices["fargate_spot_gb_hour"]
         logs = (on_demand + spot) * assumptions["log_gb_per_task_month"] * prices["logs_ingest_gb"]
         return (on_demand * on_demand_rate + spot * spot_rate) * hours + logs
@@ -153,7 +212,7 @@ def estimate(deployment: Deployment, table: dict[str, Any]) -> EnvironmentCost:
              prices["alb_lcu_hour"] * assumptions["alb_lcu_per_hour"] * hours),
         )
     scheduled = tuple(
-        (task.task.name, task.task.cpu / 1024 * prices["fargate_vcpu_hour"] + task.task.memory / 1024 * prices["fargate_gb_hour"])
+        (task.task.name, on_demand_hour(task.task.cpu_architecture, task.task.cpu, task.task.memory))
         for task in deployment.scheduled_tasks
     )
     return EnvironmentCost(deployment.environment.name, region, table["currency"], table["date"], tuple(services),

@@ -40,8 +40,9 @@ def test_small_catalog_matches_a_hand_computation(cli: Any) -> None:
     assert got["services"]["ledger"]["min"] == pytest.approx(ledger_min, abs=0.01)
     assert got["services"]["ledger"]["max"] == pytest.approx(ledger_max, abs=0.01)
 
-    # pricing: edge, memory 4096 (4 GB), max 20: base 2 on-demand, the rest on-demand too (spot 0 %).
-    pricing_task = (1 * p["fargate_vcpu_hour"] + 4 * p["fargate_gb_hour"]) * hours
+    # pricing: edge, memory 4096 (4 GB), max 20: base 2 on-demand, the rest on-demand too (spot 0 %);
+    # cpu_architecture ARM64 in orbit.yaml: Fargate's ARM (Graviton) prices.
+    pricing_task = (1 * p["fargate_arm_vcpu_hour"] + 4 * p["fargate_arm_gb_hour"]) * hours
     assert got["services"]["pricing"]["max"] == pytest.approx(20 * pricing_task + 20 * logs_per_task, abs=0.01)
 
     # Two load balancers in live: the internet-facing one and the internal one of `search`.
@@ -72,3 +73,61 @@ def test_price_table_override_and_missing_region(cli: Any, tmp_path: Path) -> No
     (tmp_path / "none.json").write_text(json.dumps(table))
     result = cli("cost", "--catalog", ORBIT_CATALOG, "--env", "live", "--prices", tmp_path / "none.json")
     assert result.exit_code == 1 and "no prices for eu-west-1" in result.output
+
+
+def test_arm64_tasks_are_priced_at_arm_rates(cli: Any, tmp_path: Path) -> None:
+    from conftest import orbit_data, write_yaml
+
+    data = orbit_data()
+    data["services"]["storefront"]["cpu_architecture"] = "ARM64"  # group edge: no Spot (Spot runs no ARM64)
+    catalog = write_yaml(tmp_path / "arm.yaml", data)
+    p, hours = PRICES["regions"]["eu-west-1"], PRICES["hours_per_month"]
+    logs_per_task = PRICES["assumptions"]["log_gb_per_task_month"] * p["logs_ingest_gb"]
+    arm_task = (1 * p["fargate_arm_vcpu_hour"] + 3 * p["fargate_arm_gb_hour"]) * hours
+    got = _cost(cli, catalog, "live")
+    assert got["services"]["storefront"]["max"] == pytest.approx(12 * arm_task + 12 * logs_per_task, abs=0.01)
+
+
+def _broken_tables(tmp_path: Path) -> list[tuple[str, Path, str]]:
+    import os
+
+    def table_with(change: Any) -> str:
+        table = json.loads(json.dumps(PRICES))
+        change(table)
+        return json.dumps(table)
+
+    cases = {
+        "nan": ('{"date": NaN}', "NaN is not a price"),
+        "not json": ("{date: 1}", ":1: not JSON"),
+        "missing region price": (table_with(lambda t: t["regions"]["eu-west-1"].pop("fargate_gb_hour")),
+                                 "regions.eu-west-1: 'fargate_gb_hour' is a required property"),
+        "wrong type": (table_with(lambda t: t["regions"]["eu-west-1"].update(alb_hour="0.02")),
+                       "regions.eu-west-1.alb_hour: '0.02' is not of type 'number'"),
+        "regions not a map": (table_with(lambda t: t.update(regions=[])), "regions: [] is not of type 'object'"),
+        "negative": (table_with(lambda t: t["assumptions"].update(nat_gateways=-1)),
+                     "assumptions.nat_gateways: -1 is less than the minimum of 0"),
+    }
+    found = []
+    for name, (text, expected) in cases.items():
+        path = tmp_path / f"{name.replace(' ', '-')}.json"
+        path.write_text(text)
+        found.append((name, path, expected))
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (1024 * 1024 + 1))
+    found += [("fifo", fifo, "not a regular file"), ("device", Path("/dev/zero"), "not a regular file"),
+              ("directory", tmp_path, "not a regular file"), ("too big", big, "larger than 1 MiB")]
+    return found
+
+
+def test_a_broken_price_table_gets_one_line_per_problem(cli: Any, tmp_path: Path) -> None:
+    for name, path, expected in _broken_tables(tmp_path):
+        result = cli("cost", "--catalog", ORBIT_CATALOG, "--env", "live", "--prices", path)
+        assert result.exit_code == 1 and "Traceback" not in result.output, (name, result.output)
+        assert expected in result.output and str(path) in result.output, (name, result.output)
+    two = json.loads(json.dumps(PRICES))
+    del two["currency"], two["regions"]["eu-west-1"]["nat_gb"]
+    (tmp_path / "two.json").write_text(json.dumps(two))
+    result = cli("cost", "--catalog", ORBIT_CATALOG, "--env", "live", "--prices", tmp_path / "two.json")
+    assert len([line for line in result.output.splitlines() if str(tmp_path / "two.json") in line]) == 2, result.output
