@@ -1,4 +1,4 @@
-"""Command line: `python -m generator validate|render|migration-plan|migration-check|deploy|rollback|deploy-status`."""
+"""Command line: `python -m generator validate|render|import|migration-plan|migration-check|preflight|deploy|rollback|deploy-status|cost`."""
 
 from __future__ import annotations
 
@@ -128,6 +128,33 @@ def _talking_to_aws() -> Any:
     stack.enter_context(aws.errors())
     stack.enter_context(aws.answers())
     return stack
+
+
+@main.command("preflight")
+@CATALOG_OPTION
+@ENV_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {environment, passed, checks: [{status, check, detail, fix}]}.")
+def preflight_command(catalog_path: Path, environment_name: str, as_json: bool) -> None:
+    """Before the first apply: check that the account has what the environment reads, and the quotas it needs.
+
+    One line per check (PASS, WARN, FAIL and what to do). Exit codes: 0 ready (WARNs allowed); 1 a check
+    failed; 4 AWS could not be used."""
+    import json
+
+    from generator import aws, preflight
+
+    catalog = api.validate(catalog_path)
+    deployment = catalog.deployment(_environment(catalog, environment_name))
+    results = preflight.run(deployment, aws.Session(deployment.platform.region).client)
+    if as_json:
+        click.echo(json.dumps(preflight.as_json(deployment, results), indent=2))
+    else:
+        for result in results:
+            click.echo(result.line())
+        failed = sum(1 for result in results if result.status == preflight.FAIL)
+        click.echo(f"{len(results) - failed} of {len(results)} checks passed" + (f"; {failed} failed" if failed else ""))
+    if any(result.status == preflight.FAIL for result in results):
+        sys.exit(1)
 
 
 SERVICE_OPTION = click.option("--service", "service_name", required=True, help="Service name, as in the catalog.")

@@ -101,7 +101,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     harness = sys.modules.get("harness")
     if harness is None or not harness.SUMMARY:
         return
-    phases = ["seed", "shared", "init", "apply", "check", "plan", "day-2", "migrate", "deploy", "destroy"]
+    phases = ["seed", "shared", "preflight", "init", "apply", "check", "plan", "day-2", "migrate", "deploy", "destroy"]
     write = terminalreporter.write_line
     write("")
     write("e2e summary (wall seconds per phase)")

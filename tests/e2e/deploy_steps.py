@@ -66,8 +66,17 @@ def run_deploys(world: World, catalog_file: Path, data: dict[str, Any], plan: An
     good = push_image(world, "orbit/pricing", "2026.12.0", "c")
     push_image(world, "orbit/pricing", "2026.12.1", "d")
     push_image(world, "orbit/pricing", "2026.12.2-broken", "e")
-    before = _service(world, CLUSTER, "pricing")["taskDefinition"]
+    started_with = running_image(world)  # what `terraform apply` started: the catalog's image_tag
 
+    # The first deploy on a new platform can be rolled back: to the image Terraform started.
+    code, output = run(world, catalog_file, "first deploy", "deploy", "--service", "pricing", "--image", "2026.12.0")
+    assert code == 0, output
+    code, output = run(world, catalog_file, "first rollback", "rollback", "--service", "pricing")
+    assert code == 0, output
+    assert running_image(world) == started_with, (running_image(world), started_with)
+    assert_plan_empty(plan, "a rollback of the first deploy")
+
+    before = _service(world, CLUSTER, "pricing")["taskDefinition"]
     code, output = run(world, catalog_file, "deploy", "deploy", "--service", "pricing", "--image", "2026.12.0")
     assert code == 0, output
     assert running_image(world) == f"{REGISTRY}/orbit/pricing:2026.12.0"

@@ -8,6 +8,7 @@ never touched. Every process and directory is cleaned up, also when a step fails
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -42,12 +43,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def quotas_file(url: str) -> Path:
+    """Where a test lowers the emulator's account quotas (moto_server.py reads it per request)."""
+    return Path(tempfile.gettempdir()) / f"e2e-quotas-{url.rsplit(':', 1)[1]}.json"
+
+
 @contextlib.contextmanager
 def emulator(account: str | None = None) -> Iterator[str]:
     """Run the patched moto server on a free loopback port; yield its URL; always stop it."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)
-    environment = {**os.environ, **({"MOTO_ACCOUNT_ID": account} if account else {})}
+    environment = {**os.environ, **({"MOTO_ACCOUNT_ID": account} if account else {}),
+                   "E2E_ACCOUNT_QUOTAS": str(quotas_file(f"http://127.0.0.1:{port}"))}
     process = subprocess.Popen(
         [sys.executable, str(HERE / "moto_server.py"), str(port)],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=environment,
@@ -159,6 +166,13 @@ def seed_existing_world(url: str, deployment: Deployment) -> None:
         s3.create_bucket(Bucket=env.logs_bucket)
     else:
         s3.create_bucket(Bucket=env.logs_bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    # What AWS needs before an ALB may log there (AWS docs: "Enable access logs for your Application Load
+    # Balancer", regions since 2022): the log-delivery service may put objects under the account's prefix.
+    s3.put_bucket_policy(Bucket=env.logs_bucket, Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+                       "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{env.logs_bucket}/*/AWSLogs/*"}],
+    }))
 
 
 def provider_override(url: str, region: str, alias: str | None = None) -> str:
