@@ -100,6 +100,42 @@ class GroupBox:
 
 
 @dataclass(frozen=True)
+class EntryEdge:
+    """How requests reach a load balancer or the Kubernetes ingress: from `source` to `target`, for `hosts`."""
+
+    source: str
+    target: str
+    label: str
+
+
+def entry_edges(deployment: Deployment) -> tuple[EntryEdge, ...]:
+    """The edge as DNS and the catalog make it: users reach each host where its record points (CloudFront,
+    the ALB directly, or the Kubernetes ingress), CloudFront forwards to the ALB, and internal hosts are reached
+    from inside the VPC only."""
+    env = deployment.environment
+    by_mode: dict[str, list[str]] = {}
+    for host, mode in deployment.dns_records:
+        by_mode.setdefault(mode, []).append(host)
+    unnamed = [f"{label}.{env.domain}" for label in deployment.host_labels
+               if env.dns_mode(label) == "unmanaged" and not label.startswith("*")]
+    edges = []
+    for mode, target in (("edge", "cloudfront"), ("alb", "alb"), ("legacy", "k8s")):
+        if by_mode.get(mode):
+            edges.append(EntryEdge("users", target, ", ".join(by_mode[mode])))
+    if unnamed:
+        edges.append(EntryEdge("users", "k8s" if env.legacy else "alb", ", ".join(unnamed) + " (DNS not managed here)"))
+    if env.edge:
+        edges.append(EntryEdge("cloudfront", "alb", f"HTTPS to {env.origin_host}"))
+    if not edges:
+        edges.append(EntryEdge("users", "alb", "HTTPS"))
+    if env.legacy:
+        edges.append(EntryEdge("alb", "k8s", "no rule matches"))
+    if deployment.has_internal_load_balancer:
+        edges.append(EntryEdge("vpc", "internal_alb", "internal hosts"))
+    return tuple(edges)
+
+
+@dataclass(frozen=True)
 class EnvironmentDoc:
     deployment: Deployment
     routes: tuple[RouteRow, ...]
@@ -113,6 +149,7 @@ class EnvironmentDoc:
     money: tuple[tuple[str, str, str], ...]  # (item, at min tasks, at max tasks), formatted
     legacy: bool
     scheduled_tasks: tuple[ScheduledRow, ...] = ()
+    entries: tuple[EntryEdge, ...] = ()
 
     @property
     def default_target(self) -> str:
@@ -225,6 +262,7 @@ def environment_doc(deployment: Deployment) -> EnvironmentDoc:
         cost=estimate,
         money=money,
         legacy=deployment.environment.legacy is not None,
+        entries=entry_edges(deployment),
     )
 
 

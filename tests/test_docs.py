@@ -39,6 +39,39 @@ def test_environment_readme_shows_the_catalog(catalog, tree) -> None:
         assert priorities == want, "every rule, in the order the listener evaluates them"
 
 
+@pytest.mark.parametrize("catalog, tree", CASES, ids=["nexus", "orbit"])
+def test_the_diagram_draws_the_edge_the_catalog_has(catalog, tree) -> None:
+    """Users reach each host where its DNS record points (design 1.1 and the catalog's `dns`): CloudFront in front
+    of the ALB where the environment has `edge`, the Kubernetes ingress where it has `legacy`, the internal
+    load balancer only from inside the VPC."""
+    raw = raw_catalog(catalog)
+    checked = 0
+    for env_name, env in raw["environments"].items():
+        diagram = re.findall(r"```mermaid\n(.*?)```", (tree / "environments" / env_name / "README.md").read_text(),
+                             re.DOTALL)[0]
+        entries = {(m.group(1), m.group(3)): m.group(2) for m in re.finditer(
+            r'^  (users|cloudfront|vpc|alb) -- "([^"]*)" --> (cloudfront|alb|k8s|internal_alb)$', diagram, re.MULTILINE)}
+        running = services_in(raw, env)
+        labels = {label for s in running.values() if not s.get("internal") for r in s.get("routes", [])
+                  for label in r.get("hosts", []) if not label.startswith("*")}
+        default = "unmanaged" if "legacy" in env else "edge" if "edge" in env else "alb"
+        for label in labels:
+            mode = env.get("dns", {}).get(label, default)
+            host = f"{label}.{env['domain']}"
+            target = {"edge": "cloudfront", "alb": "alb", "legacy": "k8s",
+                      "unmanaged": "k8s" if "legacy" in env else "alb"}[mode]
+            assert host in entries.get(("users", target), "").split(", ") or \
+                f"{host} (DNS not managed here)" in entries.get(("users", target), ""), (env_name, host, entries)
+            if mode != "edge":
+                assert host not in entries.get(("users", "cloudfront"), ""), (env_name, host)
+        assert (("cloudfront", "alb") in entries) is ("edge" in env), (env_name, entries)
+        assert (("alb", "k8s") in entries) is ("legacy" in env), (env_name, entries)
+        has_internal = any(s.get("internal") and s.get("routes") for s in running.values())
+        assert (("vpc", "internal_alb") in entries) is has_internal or "legacy" in env, (env_name, entries)
+        checked += 1
+    assert checked == len(raw["environments"])
+
+
 @pytest.mark.parametrize("module", ["alb", "ecs-cluster", "ecs-service", "iam", "security-groups"])
 def test_module_readme_lists_every_variable_and_output(module: str) -> None:
     root = COMMITTED_OUT / "modules" / module
