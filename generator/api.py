@@ -26,3 +26,16 @@ def render(catalog_path: Path, out_dir: Path, check: bool = False, warnings: lis
     if warnings is not None:
         warnings.extend(replacement_warnings(catalog, out_dir))
     return write_tree(render_catalog(catalog), out_dir, check=check)
+
+
+def rendered_by(out_dir: Path) -> str | None:
+    """The generator version recorded in an output tree (`generator.yaml`); None when there is none."""
+    import yaml
+
+    from generator.version import RENDER_RECORD
+
+    try:
+        recorded = yaml.safe_load((out_dir / RENDER_RECORD).read_text(encoding="utf-8"))
+        return str(recorded["generator_version"])
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
+        return None

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from generator import api
+from generator import __version__, api
 from generator.model import Catalog, Environment
 
 CATALOG_OPTION = click.option(
@@ -44,6 +44,7 @@ def validate(catalog_path: Path) -> None:
 def render(catalog_path: Path, out_dir: Path, check: bool) -> None:
     """Render a catalog into Terraform modules and one root module per environment."""
     warnings: list[str] = []
+    rendered_by = api.rendered_by(out_dir) if check else None
     diff = api.render(catalog_path, out_dir, check=check, warnings=warnings)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -51,6 +52,10 @@ def render(catalog_path: Path, out_dir: Path, check: bool) -> None:
         if diff.empty:
             click.echo(f"{out_dir} is up to date with {catalog_path}")
             return
+        if rendered_by != __version__:
+            click.echo(f"{out_dir} was rendered by {'generator ' + rendered_by if rendered_by else 'a generator before 0.7.0'}"
+                       f", this is {__version__}: differences can come from the upgrade (CHANGELOG.md says what each "
+                       "version changes); render and review them in their own pull request", err=True)
         click.echo(f"{out_dir} is stale; `render` would change:", err=True)
         click.echo("\n".join(diff.lines()), err=True)
         click.echo(f"Run: python -m generator render --catalog {catalog_path} --out {out_dir}", err=True)

@@ -8,6 +8,7 @@ a catalog string cannot reach the output any other way.
 
 from __future__ import annotations
 
+
 import os
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -21,6 +22,7 @@ from generator.hcl_format import align_assignments
 from generator.model import Catalog
 from generator.naming import SharedNames
 from generator.paths import TEMPLATES_DIR
+from generator.version import RENDER_RECORD, VERSION
 from generator.workflows import WORKFLOWS_DIR, plan_workflows
 
 MODULES = ("alb", "ecs-cluster", "ecs-service", "edge", "iam", "scheduled-task", "security-groups")
@@ -214,4 +216,7 @@ def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
                 ),
                 deployment=deployment,
             )
+    # What `render --check` reads before comparing the files: which generator version wrote this tree.
+    files[PurePosixPath(RENDER_RECORD)] = (f"{GENERATED_MARKER}\n# Written by `python -m generator render`; CHANGELOG.md "
+                                           f"says what each version changes in the output.\ngenerator_version: {VERSION}\n")
     return files

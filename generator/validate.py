@@ -135,6 +135,15 @@ _TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "a string", "
                "number": "a number", "boolean": "true or false", "null": "null"}
 
 
+# Catalog keys that were renamed or removed, by (the key that holds them, key): what replaced them. An old
+# catalog gets this instead of "unknown key" (CHANGELOG.md has the upgrade note of each).
+RENAMED_KEYS = {
+    ("alerting", "pagerduty_endpoint"): "replaced by `pagerduty_endpoint_secret` in 0.5.0: the name (under the "
+                                        "environment's secret_prefix) of a Secrets Manager secret holding the "
+                                        "PagerDuty endpoint, no longer the URL itself",
+}
+
+
 def _describe_schema_error(loaded: LoadedCatalog, error: jsonschema.ValidationError) -> Iterator[Problem]:
     path: CatalogPath = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
@@ -145,6 +154,11 @@ def _describe_schema_error(loaded: LoadedCatalog, error: jsonschema.ValidationEr
         allowed = sorted(schema.get("properties", {}))
         for key in instance:
             if key in allowed:
+                continue
+            parent = next((part for part in reversed(path) if isinstance(part, str)), "")
+            replaced = RENAMED_KEYS.get((parent, key))
+            if replaced:
+                yield loaded.problem((*path, key), f"{key!r} was {replaced} (CHANGELOG.md, upgrade notes)")
                 continue
             suggestion = difflib.get_close_matches(key, allowed, n=1)
             maybe = f"; did you mean {suggestion[0]!r}?" if suggestion else ""
