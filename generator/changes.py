@@ -21,6 +21,8 @@ _NAME = re.compile(r'^  name\s+= "([^"]+)"$', re.MULTILINE)
 _PORT = re.compile(r"^  container_port\s+= (\d+)$", re.MULTILINE)
 _PROTOCOL = re.compile(r'^  protocol\s+= "([a-z0-9]+)"$', re.MULTILINE)
 _LISTENER = re.compile(r"^  listener_arn\s+= module\.([a-z_]+)\.https_listener_arn$", re.MULTILINE)
+_ECS_WEIGHT = re.compile(r"^    ecs_weight\s+= (\d+)$", re.MULTILINE)
+_LEGACY_INGRESS = re.compile(r"^  legacy_ingress = \{$", re.MULTILINE)
 _READ_LIMIT = 32 * 1024 * 1024
 
 
@@ -55,6 +57,7 @@ class PreviousService:
     port: int | None
     protocol: str = "http"
     load_balancer: str | None = None  # root module holding its rules: `alb`, `internal_alb`, or None
+    ecs_percent: int = 100  # its share of requests on ECS while the environment migrated
 
 
 def previous_services(services_tf: Path) -> dict[str, PreviousService]:
@@ -67,10 +70,12 @@ def previous_services(services_tf: Path) -> dict[str, PreviousService]:
         port = _PORT.search(body)
         protocol = _PROTOCOL.search(body)
         listener = _LISTENER.search(body)
+        weight = _ECS_WEIGHT.search(body)
         if name:
             found[name.group(1)] = PreviousService(name.group(1), int(port.group(1)) if port else None,
                                                    protocol.group(1) if protocol else "http",
-                                                   listener.group(1) if listener else None)
+                                                   listener.group(1) if listener else None,
+                                                   int(weight.group(1)) if weight else 100)
     return found
 
 
@@ -93,6 +98,15 @@ def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:
         before = previous_services(out_dir / "environments" / environment.name / "services.tf")
         if not before:
             continue
+        had_legacy = bool(_LEGACY_INGRESS.search(_read(out_dir / "environments" / environment.name / "main.tf")))
+        if had_legacy and environment.legacy is None:
+            split = sorted(f"{previous.name} ({previous.ecs_percent} %)" for previous in before.values()
+                           if previous.ecs_percent < 100)
+            warnings.append(
+                f"{where}: `legacy` is removed: every service takes 100 % of its requests on ECS in this apply and "
+                f"the Kubernetes ingress gets none"
+                + (f"; these move at once from a split: {', '.join(split)}" if split else "")
+                + ". Remove `legacy` only once `migration` has every service at 100 % (`ecs`)")
         renamed = {svc.service.renamed_from: svc for svc in deployment.services if svc.service.renamed_from}
         current = {svc.name for svc in deployment.services}
         left_out = {service.name for service in catalog.services if service.in_environment(environment.name) is None}
@@ -110,6 +124,12 @@ def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:
                     f"{where}: {new!r} is renamed from {name!r}: the apply replaces its ECS service (the old tasks "
                     f"stop once the service under the new name exists), target group, IAM roles, security group and "
                     f"alarms; its listener rules are updated in place (`moved` block); the log group {log_group} is kept"
+                )
+            elif name in {service.name for service in deployment.enabled_services}:
+                warnings.append(
+                    f"{where}: {name!r} is no longer in `migration`: it goes back to Kubernetes entirely, its requests "
+                    f"to the Kubernetes ingress; the apply deletes its ECS service (its tasks stop), listener rules, "
+                    f"target group, roles, security group and alarms; the log group {log_group} is kept"
                 )
             else:
                 warnings.append(

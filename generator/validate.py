@@ -408,6 +408,11 @@ def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pro
                 yield loaded.problem((*service.source, "environment", variable),
                                      f"{variable} is set from `calls` ({callee!r}'s URL: Service Connect on ECS, the "
                                      "legacy URL before); remove it here")
+            for env_name, override in service.overrides:
+                if variable in dict(override.environment):
+                    yield loaded.problem((*service.source, "overrides", env_name, "environment", variable),
+                                         f"{variable} is set from `calls` ({callee!r}'s URL); an override here would "
+                                         f"silently replace the Service Connect URL in {env_name!r}: remove it")
     for environment in catalog.environments:
         where = environment.source
         legacy = environment.legacy
@@ -426,7 +431,7 @@ def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pro
             if label not in labels:
                 yield loaded.problem((*where, "dns", label), f"no route uses the host label {label!r}; "
                                                              f"known: {', '.join(sorted(labels))}")
-        yield from _edge_problems(loaded, environment, labels)
+        yield from _edge_problems(loaded, environment, labels, set(catalog.deployment(environment).host_labels))
         for name, step in environment.migration:
             if name not in services:
                 yield _unknown(loaded, (*where, "migration", name), "service", name, list(services))
@@ -442,6 +447,11 @@ def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pro
             if mode == "edge" and label in internal_labels:
                 yield loaded.problem((*where, "dns", label), f"{label!r} is a host of an internal service; CloudFront "
                                                              "cannot reach the internal load balancer: use `alb`")
+            if mode == "legacy" and label in internal_labels:
+                yield loaded.problem((*where, "dns", label), f"{label!r} is a host of an internal service: its record "
+                                                             "aliases the internal load balancer whatever `dns` says, "
+                                                             "so `legacy` would be ignored; use `alb`, or leave the host "
+                                                             "out of `dns`")
         yield from _override_problems(loaded, catalog, environment)
         if legacy is not None and legacy.service_url is not None:
             url_port = _url_port(legacy.service_url)
@@ -498,7 +508,10 @@ CLOUDFRONT_PREFIX_LIST_WEIGHT = 55
 MAX_INBOUND_RULES_PER_SECURITY_GROUP = 60
 
 
-def _edge_problems(loaded: LoadedCatalog, environment: Environment, labels: set[str]) -> Iterator[Problem]:
+def _edge_problems(loaded: LoadedCatalog, environment: Environment, labels: set[str],
+                   internet_labels: set[str]) -> Iterator[Problem]:
+    """`labels`: every host label of the catalog; `internet_labels`: this environment's internet-facing ones, the
+    only hosts CloudFront answers for (internal hosts never go through it)."""
     edge = environment.edge
     if edge is None:
         return
@@ -509,8 +522,12 @@ def _edge_problems(loaded: LoadedCatalog, environment: Environment, labels: set[
     if "origin" in labels:
         yield loaded.problem(where, f"a route uses the host label 'origin', but with `edge` {environment.origin_host} "
                                     "is the load balancer's own name for CloudFront; rename the host label")
+    if not {label for label in internet_labels if not label.startswith("*")}:
+        yield loaded.problem(where, "`edge` needs routes with hosts: CloudFront answers only for the host names it is "
+                                    "given (aliases), and the load balancer then takes only CloudFront, so with path-only "
+                                    "routes no request would reach a service; give the routes `hosts`, or remove `edge`")
     names = (edge.certificate_domain, *edge.certificate_alternative_names)
-    for label in sorted(labels):
+    for label in sorted(internet_labels):
         host = f"{label}.{environment.domain}"
         if not _certificate_names_cover(names, host):
             yield loaded.problem(where, f"the us-east-1 certificate for CloudFront ({', '.join(names)}) does not cover "

@@ -28,6 +28,10 @@ class ServiceWorkflow:
     repository: str
     build_context: str
     paths_filter: str
+    # The first environment that runs the service builds and pushes its image, with that environment's
+    # deploy role: one the service is left out of may not be allowed to push it.
+    build_environment: str
+    build_role_arn: str
 
     @property
     def file_name(self) -> str:
@@ -37,7 +41,6 @@ class ServiceWorkflow:
 @dataclass(frozen=True)
 class Workflows:
     catalog_path: str
-    build_environment: str
     stages: tuple[Stage, ...]
     role_arns: dict[str, str]
     approval_environments: tuple[str, ...]
@@ -70,13 +73,14 @@ def plan_workflows(catalog: Catalog, catalog_path: str) -> Workflows | None:
     approvals = tuple(env.name for env in catalog.environments if env.promote_from is not None) or (environments[-1],)
     return Workflows(
         catalog_path=catalog_path,
-        build_environment=environments[0],
         stages=tuple(stages),
         role_arns=role_arns,
         approval_environments=approvals,
         services=tuple(
             ServiceWorkflow(service.name, service.image_repository, f"services/{service.name}",
-                            f"services/{service.name}/**")
+                            f"services/{service.name}/**", first, role_arns[first])
             for service in catalog.services
+            for first in [next((name for name in environments if service.in_environment(name) is not None),
+                               environments[0])]
         ),
     )

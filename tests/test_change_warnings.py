@@ -83,3 +83,26 @@ def test_moving_to_the_internal_load_balancer_is_named(cli: Any, tmp_path: Path)
     output = _render_twice(cli, tmp_path, internal)
     assert ("environments/live: 'pricing' moves to the internal load balancer: its listener rules are deleted on "
             "the internet-facing one") in output, output
+
+
+def test_removing_legacy_mid_migration_names_what_moves_at_once(cli: Any, tmp_path: Path) -> None:
+    data = orbit_data()
+    split = {name: step["ecs_percent"] for name, step in data["environments"]["qa"]["migration"].items()
+             if isinstance(step, dict) and step.get("ecs_percent", 100) < 100}
+    assert split, "orbit.yaml's qa has a service on a split"
+
+    def finish(data: dict[str, Any]) -> None:
+        for key in ("legacy", "migration", "dns"):
+            data["environments"]["qa"].pop(key, None)
+    output = _render_twice(cli, tmp_path, finish)
+    assert "warning: environments/qa: `legacy` is removed: every service takes 100 % of its requests on ECS" in output
+    for name, percent in split.items():
+        assert f"{name} ({percent} %)" in output, output
+
+
+def test_a_service_taken_out_of_migration_goes_back_to_kubernetes(cli: Any, tmp_path: Path) -> None:
+    def back(data: dict[str, Any]) -> None:
+        del data["environments"]["qa"]["migration"]["ledger"]
+    output = _render_twice(cli, tmp_path, back)
+    assert "environments/qa: 'ledger' is no longer in `migration`: it goes back to Kubernetes entirely" in output
+    assert "'ledger' is no longer in the catalog" not in output

@@ -273,3 +273,56 @@ def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
     from generator.paths import SCHEMAS_DIR
 
     Draft202012Validator.check_schema(json.loads((SCHEMAS_DIR / "catalog.schema.json").read_text(encoding="utf-8")))
+
+
+# --- semantics that used to surprise (issue #19): each refused with what to do instead ---------------------
+
+def _orbit_problems(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> list[str]:
+    from conftest import orbit_data
+
+    data = orbit_data()
+    change(data)
+    return problems_of(tmp_path, data)
+
+
+def test_an_override_may_not_replace_a_service_connect_url(tmp_path: Path) -> None:
+    def override(data: dict[str, Any]) -> None:
+        caller, body = next((name, s) for name, s in data["services"].items() if s.get("calls"))
+        variable = body["calls"][0].upper().replace("-", "_") + "_URL"
+        body.setdefault("overrides", {}).setdefault("live", {}).setdefault("environment", {})[variable] = "http://x:1"
+    problems = _orbit_problems(tmp_path, override)
+    assert any(".overrides.live.environment." in p and "silently replace the Service Connect URL" in p
+               for p in problems), problems
+
+
+def test_legacy_dns_for_an_internal_host_is_refused(tmp_path: Path) -> None:
+    def legacy_internal(data: dict[str, Any]) -> None:
+        label = data["services"]["search"]["routes"][0]["hosts"][0]  # `search` is internal in orbit.yaml
+        data["environments"]["qa"].setdefault("dns", {})[label] = "legacy"
+    problems = _orbit_problems(tmp_path, legacy_internal)
+    assert any("is a host of an internal service: its record aliases the internal load balancer" in p
+               for p in problems), problems
+
+
+def test_edge_with_path_only_routes_is_refused(tmp_path: Path) -> None:
+    def paths_only(data: dict[str, Any]) -> None:
+        for service in data["services"].values():
+            for route in service.get("routes", []):
+                if not service.get("internal"):
+                    route.pop("hosts", None)
+                    route.setdefault("paths", ["/x/*"])
+        data["environments"]["live"].pop("dns", None)
+    problems = _orbit_problems(tmp_path, paths_only)
+    assert any("environments.live.edge: `edge` needs routes with hosts" in p for p in problems), problems
+
+
+def test_the_cloudfront_certificate_need_not_cover_internal_hosts(tmp_path: Path) -> None:
+    from conftest import orbit_data
+
+    data = orbit_data()
+    live = data["environments"]["live"]
+    public = sorted({label for s in data["services"].values() if not s.get("internal")
+                     for r in s.get("routes", []) for label in r.get("hosts", [])})
+    live["edge"] = {"certificate_domain": f"{public[0]}.{live['domain']}",
+                    "certificate_alternative_names": [f"{label}.{live['domain']}" for label in public[1:]]}
+    api.validate(write_yaml(tmp_path / "catalog.yaml", data))  # `search` (internal) is not covered: fine

@@ -75,3 +75,25 @@ def test_deploy_roles_trust_only_their_environments_jobs() -> None:
     for env in raw["environments"]:
         iam = literal(blocks(load(COMMITTED_OUT / "environments" / env / "main.tf"), "module")["iam"])
         assert iam["ci_github_subject"] == f"repo:{raw['platform']['github_repository']}:environment:{env}"
+
+
+def test_each_service_is_built_by_the_first_environment_that_runs_it(tmp_path: Path) -> None:
+    """orbit.yaml leaves `search` out of `qa`, its first environment: qa's role may not push search's image."""
+    from conftest import ORBIT_CATALOG, write_yaml
+    from generator import api
+
+    data = yaml.safe_load(ORBIT_CATALOG.read_text())
+    data["platform"]["github_repository"] = "orbit/platform"
+    out = tmp_path / "out"
+    api.render(write_yaml(tmp_path / "orbit.yaml", data), out)
+    account = data["platform"]["image_registry"].split(".")[0]
+    checked = set()
+    for name, service in data["services"].items():
+        first = next(env for env in data["environments"]
+                     if service.get("overrides", {}).get(env, {}).get("enabled", True))
+        workflow = yaml.safe_load((out / "github" / "workflows" / f"deploy-{name}.yml").read_text())
+        given = workflow["jobs"]["deploy"]["with"]
+        assert given["build_environment"] == first, name
+        assert given["build_role"] == f"arn:aws:iam::{account}:role/orbit-{first}-ci-deploy", name
+        checked.add(first)
+    assert checked == {"qa", "live"}  # the case that matters is exercised
