@@ -431,7 +431,9 @@ def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pro
             if label not in labels:
                 yield loaded.problem((*where, "dns", label), f"no route uses the host label {label!r}; "
                                                              f"known: {', '.join(sorted(labels))}")
-        yield from _edge_problems(loaded, environment, labels, set(catalog.deployment(environment).host_labels))
+        deployment = catalog.deployment(environment)
+        yield from _edge_problems(loaded, environment, labels, set(deployment.host_labels),
+                                  any(service.routes for service in deployment.enabled_services if not service.internal))
         for name, step in environment.migration:
             if name not in services:
                 yield _unknown(loaded, (*where, "migration", name), "service", name, list(services))
@@ -459,7 +461,6 @@ def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pro
                 yield loaded.problem((*where, "legacy", "service_url"),
                                      f"the URL's port is {url_port} but the ingress listens on {legacy.ingress.port}; "
                                      "ECS tasks may only reach the ingress, so the legacy URL must lead to it")
-        deployment = catalog.deployment(environment)
         for deployed in deployment.services:
             service = deployed.service
             reached = {variable for variable, _ in deployed.callee_urls}
@@ -509,7 +510,7 @@ MAX_INBOUND_RULES_PER_SECURITY_GROUP = 60
 
 
 def _edge_problems(loaded: LoadedCatalog, environment: Environment, labels: set[str],
-                   internet_labels: set[str]) -> Iterator[Problem]:
+                   internet_labels: set[str], internet_routes: bool) -> Iterator[Problem]:
     """`labels`: every host label of the catalog; `internet_labels`: this environment's internet-facing ones, the
     only hosts CloudFront answers for (internal hosts never go through it)."""
     edge = environment.edge
@@ -522,7 +523,7 @@ def _edge_problems(loaded: LoadedCatalog, environment: Environment, labels: set[
     if "origin" in labels:
         yield loaded.problem(where, f"a route uses the host label 'origin', but with `edge` {environment.origin_host} "
                                     "is the load balancer's own name for CloudFront; rename the host label")
-    if not {label for label in internet_labels if not label.startswith("*")}:
+    if internet_routes and not {label for label in internet_labels if not label.startswith("*")}:
         yield loaded.problem(where, "`edge` needs routes with hosts: CloudFront answers only for the host names it is "
                                     "given (aliases), and the load balancer then takes only CloudFront, so with path-only "
                                     "routes no request would reach a service; give the routes `hosts`, or remove `edge`")

@@ -21,6 +21,7 @@ COMMANDS = {
     "rollback": ["rollback", "--service", "pricing"],
     "deploy-status": ["deploy-status"],
     "migration-check": ["migration-check"],
+    "preflight": ["preflight"],
 }
 
 
