@@ -118,7 +118,8 @@ def describe(error: BaseException) -> str | None:
         message = error.response.get("Error", {}).get("Message", "")
         operation = getattr(error, "operation_name", "the request")
         if code in _ACCESS_DENIED:
-            return (f"permission denied: {operation} ({code}); the role you run as needs that action"
+            action = _iam_action(error, operation)
+            return (f"permission denied: {action} ({code}); the role you run as needs that action"
                     + (f": {message}" if message else ""))
         if code in _THROTTLED:
             return f"AWS throttled {operation} {attempts()} times in a row ({code}); wait a minute and run it again"
@@ -128,6 +129,19 @@ def describe(error: BaseException) -> str | None:
     if isinstance(error, botocore.BotoCoreError):
         return f"AWS{_where()} could not be used: {error}"
     return None
+
+
+def _iam_action(error: BaseException, operation: str) -> str:
+    """`ecr:DescribeImages`: the IAM action of the refused call, from the client that made it (its signing name is
+    the IAM prefix for the services used here); the bare operation when no client is found."""
+    trace = error.__traceback__
+    while trace is not None:
+        candidate = trace.tb_frame.f_locals.get("self")
+        model = getattr(getattr(candidate, "meta", None), "service_model", None)
+        if model is not None:
+            return f"{model.signing_name}:{operation}"
+        trace = trace.tb_next
+    return operation
 
 
 @contextlib.contextmanager

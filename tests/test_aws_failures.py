@@ -106,5 +106,5 @@ def test_one_line_and_exit_4(command: str, fault: str, catalog: Path, fake_endpo
     assert "Traceback" not in result.output and len(lines) == 1, result.output
     assert EXPECTED[fault] in lines[0], lines[0]
     if fault == "denied":  # the action is named
-        assert any(action in lines[0] for action in ("DescribeImages", "DescribeServices", "GetCallerIdentity",
-                                                      "DescribeTaskDefinition")), lines[0]
+        assert any(f"permission denied: {action} " in lines[0] for action in (
+            "ecr:DescribeImages", "ecs:DescribeServices", "sts:GetCallerIdentity", "ecs:DescribeTaskDefinition")), lines[0]
