@@ -9,7 +9,7 @@ export TF_PLUGIN_MIRROR ?= /opt/tf-plugins
 
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: render test check validate golden e2e bench scan mutation diagrams clean
+.PHONY: render test test-fast check validate golden e2e bench scan mutation diagrams clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ check: $(BIN)/.installed  ## Fail if out/ is not what the catalog renders to (CI
 
 test: $(BIN)/.installed $(CHECKOV_VENV)/.installed  ## Unit, golden, hostile-input, terraform and checkov tests
 	$(BIN)/python -m pytest -q tests
+
+test-fast: $(BIN)/.installed  ## The edit-test loop: everything but the tests marked slow (terraform, checkov, pip, emulator)
+	$(BIN)/python -m pytest -q tests -m "not slow and not e2e"
 
 e2e: $(BIN)/.installed  ## Apply, re-plan and destroy against a local AWS emulator
 	$(BIN)/python -m pytest -m e2e -s -v tests/e2e

@@ -96,6 +96,20 @@ def snapshot_tree(root: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
+# Tests that start terraform, checkov, pip, an emulator, or render hundreds of times: `make test` runs them,
+# `make test-fast` (the edit-test loop) leaves them out. Listed here, in one place, rather than spread as
+# decorators, so the split is reviewed as a whole.
+SLOW_MODULES = {"test_security_scan", "test_iam_policies", "test_install", "test_crash_safety",
+                "test_terraform_validate", "test_fuzz", "test_emulator_limits"}
+SLOW_TESTS = ("terraform_validate", "throttle", "renders_and_terraform_validates")
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    for item in items:
+        if item.module.__name__ in SLOW_MODULES or any(part in item.name for part in SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """After `make e2e`: resources and wall time per phase and environment."""
     harness = sys.modules.get("harness")

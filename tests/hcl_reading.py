@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,15 @@ def literal(text: Any) -> Any:
 
 
 def load(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
+    """The parsed file; a file parsed before (same path, size and modification time) is not parsed again:
+    python-hcl2 takes about a second for a NEXUS services.tf, and many tests read the same committed files."""
+    status = path.stat()
+    return copy.deepcopy(_parsed(str(path), status.st_mtime_ns, status.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
         return hcl2.load(handle)
 
 
