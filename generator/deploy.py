@@ -145,18 +145,15 @@ class Deployer:
         self.aws.ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
 
     def history(self, svc: DeployedService) -> list[dict[str, Any]]:
-        text = self._parameter(f"{svc.names.parameter_prefix}/deployments")
+        text = self._parameter(svc.names.deploy_history_parameter)
         return json.loads(text) if text else []
 
     def _record(self, svc: DeployedService, entry: dict[str, Any]) -> None:
         history = [*self.history(svc), entry][-HISTORY_LENGTH:]
-        self._put(f"{svc.names.parameter_prefix}/deployments", json.dumps(history, separators=(",", ":")))
+        self._put(svc.names.deploy_history_parameter, json.dumps(history, separators=(",", ":")))
 
     def alarm_names(self, svc: DeployedService) -> list[str]:
-        names = [svc.names.cpu_high_alarm, svc.names.memory_high_alarm]
-        if svc.service.load_balanced:
-            names += [svc.names.target_5xx_rate_alarm, svc.names.healthy_hosts_low_alarm]
-        return names
+        return svc.names.alarms(svc.service.load_balanced)
 
     def firing(self, names: list[str]) -> list[str]:
         found = self.aws.cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
@@ -175,7 +172,7 @@ class Deployer:
             problems.append(f"alarms in ALARM: {', '.join(firing)}; a deploy would hide what is wrong now")
         source = self.deployment.environment.promote_from
         if source is not None:
-            proven = self._parameter(f"/{self.deployment.platform.name}/{source}/services/{svc.name}/last-successful-digest")
+            proven = self._parameter(svc.names.in_environment(source).last_successful_digest_parameter)
             if proven != digest:
                 seen = f"its last successful deploy there was {proven}" if proven else "it has never been deployed there"
                 problems.append(f"{digest} has not been deployed successfully in {source!r} ({seen}); "
@@ -224,7 +221,7 @@ class Deployer:
             state = "rolled back" if back is None else f"ROLLBACK ALSO FAILED ({back})"
             raise DeployError(f"deploy of {reference} to {svc.name} failed: {cause}; {state} to "
                               f"{previous_arn.rsplit('/', 1)[-1]}")
-        self._put(f"{svc.names.parameter_prefix}/last-successful-digest", digest)
+        self._put(svc.names.last_successful_digest_parameter, digest)
         self._record(svc, {"task_definition": new_arn, "image": reference, "digest": digest, "by": who,
                            "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                            **({"override": override_reason} if problems else {})})
@@ -245,7 +242,7 @@ class Deployer:
         earlier = [entry for entry in self.history(svc) if entry["image"] != current_image]
         if not earlier:
             raise DeployError(f"{svc.name} runs {current_image} and no other successful deploy is recorded in "
-                              f"{svc.names.parameter_prefix}/deployments; deploy a known good image instead")
+                              f"{svc.names.deploy_history_parameter}; deploy a known good image instead")
         target = earlier[-1]
         new_arn = self.register(svc, current, target["image"])
         self.echo(f"{svc.name}: rolling back {current_image} -> {target['image']} as {new_arn.rsplit('/', 1)[-1]}")
@@ -255,7 +252,7 @@ class Deployer:
         if cause is not None:
             raise DeployError(f"rollback of {svc.name} to {target['image']} failed: {cause}")
         if target.get("digest"):
-            self._put(f"{svc.names.parameter_prefix}/last-successful-digest", target["digest"])
+            self._put(svc.names.last_successful_digest_parameter, target["digest"])
         self._record(svc, {"task_definition": new_arn, "image": target["image"], "digest": target.get("digest"),
                            "by": os.environ.get("GITHUB_ACTOR") or getpass.getuser(), "rollback_of": current_image,
                            "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
@@ -282,8 +279,7 @@ class Deployer:
     def wait(self, svc: DeployedService, arn: str, timeout: float, watch_alarms: bool = True) -> str | None:
         """Until the rollout of `arn` completes (None) or fails (the cause)."""
         started = self.clock()
-        deployment_alarms = [svc.names.target_5xx_rate_alarm, svc.names.healthy_hosts_low_alarm] \
-            if svc.service.load_balanced and watch_alarms else []
+        deployment_alarms = svc.names.deployment_alarms(svc.service.load_balanced) if watch_alarms else []
         while True:
             elapsed = self.clock() - started
             service = self.describe(svc)

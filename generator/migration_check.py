@@ -63,9 +63,7 @@ def _service_checks(client: Callable[[str], Any], deployment: Deployment, svc: D
         return healthy >= minimum and healthy == len(health), f"{healthy} of {len(health)} targets healthy, minimum {minimum}"
 
     def alarms() -> tuple[bool, str]:
-        names = [svc.names.cpu_high_alarm, svc.names.memory_high_alarm]
-        if svc.service.load_balanced:
-            names += [svc.names.target_5xx_rate_alarm, svc.names.healthy_hosts_low_alarm]
+        names = svc.names.alarms(svc.service.load_balanced)
         found = client("cloudwatch").describe_alarms(AlarmNames=names)["MetricAlarms"]
         firing = sorted(alarm["AlarmName"] for alarm in found if alarm["StateValue"] == "ALARM")
         missing = sorted(set(names) - {alarm["AlarmName"] for alarm in found})

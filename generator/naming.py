@@ -186,6 +186,26 @@ class ServiceNames:
         return f"{self.parameter_prefix}/image"
 
     @property
+    def deploy_history_parameter(self) -> str:
+        return f"{self.parameter_prefix}/deployments"
+
+    @property
+    def last_successful_digest_parameter(self) -> str:
+        return f"{self.parameter_prefix}/last-successful-digest"
+
+    def in_environment(self, environment: str) -> "ServiceNames":
+        """The same service's names in another environment of the platform (the promotion source)."""
+        return EnvironmentNames(self.env.platform, environment).service(self.service, self.short_name, self.protocol)
+
+    def alarms(self, load_balanced: bool) -> list[str]:
+        """Every alarm of the service: cpu and memory; with a load balancer, its 5xx rate and healthy hosts."""
+        return [self.cpu_high_alarm, self.memory_high_alarm, *self.deployment_alarms(load_balanced)]
+
+    def deployment_alarms(self, load_balanced: bool) -> list[str]:
+        """The alarms that roll a deployment back (the load balancer's view of the new tasks)."""
+        return [self.target_5xx_rate_alarm, self.healthy_hosts_low_alarm] if load_balanced else []
+
+    @property
     def log_group(self) -> str:
         # Section 8.1 of the design: /ecs/nexus-<environment>/<service>.
         return f"/ecs/{self.env.prefix}/{self.service}"

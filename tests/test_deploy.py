@@ -274,3 +274,36 @@ def test_a_service_left_out_of_an_environment_is_passed_over(cli: Any, tmp_path:
     # In live it runs, so the same call goes on to AWS (and here finds no credentials).
     result = cli("deploy", "--catalog", ORBIT_CATALOG, "--env", "live", "--service", "search", "--image", "2026.12.0")
     assert result.exit_code == 4 and "no AWS credentials found" in result.output, result.output
+
+
+def test_a_revision_ecs_stopped_running_is_a_failed_rollout(tmp_path: Path) -> None:
+    """The circuit breaker may have rolled the new revision back before the first poll: ECS runs another one."""
+    aws = FakeAws(outcome="IN_PROGRESS")
+    deploy, _ = deployer(tmp_path, aws)
+    svc = deploy.service("pricing")
+    aws.deployments = [aws._deployment(f"{FAMILY}:7", "COMPLETED")]  # not the revision we wait for
+    assert deploy.wait(svc, f"{FAMILY}:9", timeout=60) == \
+        "ECS no longer runs this revision (its circuit breaker rolled it back)"
+
+
+def test_a_deployment_alarm_fails_the_rollout(tmp_path: Path) -> None:
+    aws = FakeAws(outcome="IN_PROGRESS")
+    deploy, _ = deployer(tmp_path, aws)
+    svc = deploy.service("pricing")  # routed in orbit.yaml: its load-balancer alarms roll a deployment back
+    aws.deployments = [aws._deployment(f"{FAMILY}:9", "IN_PROGRESS")]
+    aws.alarms["orbit-live-pricing-healthy-hosts-low"] = "ALARM"
+    assert deploy.wait(svc, f"{FAMILY}:9", timeout=60) == \
+        "deployment alarm in ALARM: orbit-live-pricing-healthy-hosts-low"
+    # A rollback does not watch those alarms: the old revision is what should run.
+    aws.deployments = [aws._deployment(f"{FAMILY}:9", "COMPLETED")]
+    assert deploy.wait(svc, f"{FAMILY}:9", timeout=60, watch_alarms=False) is None
+
+
+def test_status_shows_revision_rollout_counts_and_image_per_service(tmp_path: Path) -> None:
+    aws = FakeAws()
+    deploy, _ = deployer(tmp_path, aws)
+    lines = deploy.status("pricing")
+    assert lines[0].split() == ["service", "revision", "rollout", "running", "image"]
+    row = lines[1].split()
+    revision = FAMILY.rsplit("/", 1)[1] + ":7"
+    assert row == ["pricing", revision, "COMPLETED", "2/2", f"{REGISTRY}/orbit/pricing:2026.10.4"]
