@@ -2,7 +2,7 @@
 
 Reads what `helm template`, `kustomize build` or `kubectl get -o yaml` print (files or directories,
 multi-document, `List` kinds) and writes a catalog that validates and renders. The mapping rules
-(README, "Importing from Kubernetes"):
+(docs/importing.md):
 
 - a Deployment or StatefulSet is a service, named after it; its first container (or the one a
   Service targets) is the service's container. Other containers and init containers are reported.

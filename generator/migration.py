@@ -1,7 +1,7 @@
 """Phase 4 of the design: which services move from Kubernetes to ECS in which wave, and
 where each one stands.
 
-Rules (also in the README, "Migrating a service"):
+Rules (also in docs/operations.md, "Migrating a service"):
 1. Non-critical services go first; services whose group (or own entry) says `critical`
    come last, in the final cutover.
 2. A service's callees move no later than the service itself (a server before its

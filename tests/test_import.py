@@ -62,7 +62,7 @@ def selected_by(docs: list[dict[str, Any]], service_name: str) -> list[dict[str,
 
 
 def ecs_name(docs: list[dict[str, Any]], workload: dict[str, Any]) -> str | None:
-    """What a workload is called on ECS, by the rule the README documents: the Kubernetes Service that selects
+    """What a workload is called on ECS, by the rule docs/importing.md documents: the Kubernetes Service that selects
     it (the first by name when a Service selects several workloads; the others are not imported), else its own."""
     name = workload["metadata"]["name"]
     services = [s for s in of_kind(docs, "Service") if _selects(s, workload)]
