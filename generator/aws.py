@@ -91,6 +91,11 @@ class Session:
         return self.client(name)
 
 
+def error_code(error: BaseException) -> str:
+    """The AWS error code of a botocore ClientError (`ResourceNotFoundException`); empty for anything else."""
+    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
+
+
 def _where() -> str:
     return f" at {endpoint()}" if endpoint() else ""
 
@@ -157,9 +162,24 @@ def errors() -> Iterator[None]:
         raise
     except Exception as error:
         line = describe(error)
+        if line is None and _is_client_error(error):
+            # Any other refusal the command did not expect (a cluster that does not exist, a bad parameter):
+            # still one line naming the call, never a traceback.
+            details = error.response.get("Error", {})  # type: ignore[attr-defined]
+            operation = getattr(error, "operation_name", "the request")
+            line = (f"AWS refused {_iam_action(error, operation)} ({details.get('Code', '?')}): "
+                    f"{details.get('Message', '')}".rstrip(": "))
         if line is None:
             raise
         raise AwsError(line) from None
+
+
+def _is_client_error(error: BaseException) -> bool:
+    try:
+        from botocore.exceptions import ClientError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(error, ClientError)
 
 
 @contextlib.contextmanager
@@ -173,3 +193,31 @@ def answers() -> Iterator[None]:
             raise
         raise AwsError(f"the endpoint{_where()} answered without {error!s} where AWS always sends it; is it an AWS "
                        "endpoint? (GENERATOR_DEBUG=1 shows where)") from None
+
+
+# --- what exists: shared by preflight and migration-check ------------------------------------------------
+
+def missing_secrets(client: Any, names: Any) -> list[str]:
+    """Secrets Manager secrets of `names` that do not exist or are scheduled for deletion (ECS cannot start a
+    task that reads one)."""
+    missing = []
+    for name in names:
+        try:
+            described = client("secretsmanager").describe_secret(SecretId=name)
+        except Exception as error:
+            if error_code(error) != "ResourceNotFoundException":
+                raise
+            missing.append(name)
+            continue
+        if described.get("DeletedDate"):
+            missing.append(f"{name} (scheduled for deletion)")
+    return missing
+
+
+def missing_parameters(client: Any, names: Any) -> list[str]:
+    """SSM parameters of `names` that do not exist; GetParameters takes 10 names a call."""
+    wanted = sorted(set(names))
+    missing: list[str] = []
+    for start in range(0, len(wanted), 10):
+        missing += client("ssm").get_parameters(Names=wanted[start:start + 10]).get("InvalidParameters", [])
+    return sorted(missing)

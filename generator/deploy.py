@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import click
 
+from generator.aws import error_code
 from generator.model import Deployment, DeployedService
 
 HISTORY_LENGTH = 10
@@ -78,10 +79,6 @@ def parse_image(text: str, registry: str, repository: str) -> ImageRef:
     return ImageRef(repository, tag, digest)
 
 
-def _error_code(error: Exception) -> str:
-    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
-
-
 class Deployer:
     """One environment's services: deploy, roll back, status."""
 
@@ -117,7 +114,7 @@ class Deployer:
             found = self.aws.ecr.describe_images(registryId=platform.registry_account, repositoryName=image.repository,
                                                  imageIds=[image_id])["imageDetails"]
         except Exception as error:
-            code = _error_code(error)
+            code = error_code(error)
             if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
                 shown = image.tag or image.digest
                 raise DeployError(f"image {image.repository}:{shown} does not exist in the registry "
@@ -137,7 +134,7 @@ class Deployer:
         try:
             return self.aws.ssm.get_parameter(Name=name)["Parameter"]["Value"]
         except Exception as error:
-            if _error_code(error) == "ParameterNotFound":
+            if error_code(error) == "ParameterNotFound":
                 return None
             raise
 

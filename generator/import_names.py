@@ -12,7 +12,7 @@ across namespaces get the namespace appended (`api-billing`, `api-shop`).
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,10 +143,3 @@ def resolve(names: Names, host: str, caller_namespace: str) -> tuple[str, dict[i
     if found is None and host.split(".")[1] not in names.declared_namespaces:
         found = names.hosts.get(f"{caller_namespace}/{host.split('.')[0]}")
     return found
-
-
-def versions_by_service(names: Names) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = defaultdict(list)
-    for (_, workload), (service, _) in sorted(names.versions.items()):
-        grouped[service].append(workload)
-    return grouped

@@ -36,6 +36,7 @@ Everything else is reported, with file, kind/name and field, at the top of the c
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -735,11 +736,6 @@ class _Importer:
             self.note(workload, f"{where}.image", f"{container.get('image')} has no pinned version; sidecar {name!r} "
                                                   "not mapped: pin a tag and add it under `sidecars`", DROPPED)
             return
-        if any(len(part) > 1024 for part in command):
-            self.note(workload, f"{where}.command", f"sidecar {name!r} not mapped: its command holds a script longer "
-                                                    "than the 1,024 characters ECS takes per argument; bake it into "
-                                                    "the image and add the sidecar by hand", DROPPED)
-            return
         reference = f"{registry}/{repository}" + (f"@{digest}" if digest else f":{tag}")
         sidecar: dict[str, Any] = {"image": reference}
         ports = [p for p in container.get("ports", []) or [] if str(p.get("protocol", "TCP")).upper() == "TCP"]
@@ -1244,15 +1240,20 @@ def _backend_name(backend: Any) -> str | None:
     return str(name) if name else None
 
 
-PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
-ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+def _name_problem(option: str, value: str) -> str | None:
+    """The catalog schema's rule for platform and environment names (`short_identifier`), applied before anything
+    is read, so a name the catalog would refuse is refused here with the option that gave it."""
+    from generator.validate import SCHEMA_PATH
+
+    rule = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))["$defs"]["short_identifier"]
+    if re.fullmatch(rule["pattern"].strip("^$"), value) and len(value) <= rule["maxLength"]:
+        return None
+    return f"--{option} {value!r}: {rule['description'].rstrip('.')} (it is part of every AWS resource name the catalog derives)"
 
 
 def import_manifests(paths: Iterable[Path], platform: str, environment: str = "dev") -> Import:
-    wrong = [f"--{option} {value!r}: lower-case letters and digits, starting with a letter, at most 12 characters "
-             "(it is part of every AWS resource name the catalog derives)"
-             for option, value, pattern in (("platform", platform, PLATFORM_NAME), ("env", environment, ENVIRONMENT_NAME))
-             if not pattern.match(value)]
+    wrong = [problem for option, value in (("platform", platform), ("env", environment))
+             if (problem := _name_problem(option, value)) is not None]
     if wrong:
         raise ImportError_(wrong)
     manifests = read_manifests(paths)

@@ -74,21 +74,9 @@ def _service_checks(client: Callable[[str], Any], deployment: Deployment, svc: D
     def secrets() -> tuple[bool, str]:
         """Secrets Manager secrets and SSM parameters the task definition reads: ECS fails to start the task
         when one is missing."""
-        absent = []
-        for secret in svc.secret_names:
-            try:
-                described = client("secretsmanager").describe_secret(SecretId=secret)
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                    raise
-                absent.append(secret)
-                continue
-            if described.get("DeletedDate"):
-                absent.append(f"{secret} (scheduled for deletion)")
         parameters = sorted({name for _, name in svc.ssm_secrets})
-        for start in range(0, len(parameters), 10):  # GetParameters takes 10 names
-            found = client("ssm").get_parameters(Names=parameters[start:start + 10])
-            absent.extend(f"SSM parameter {name}" for name in found.get("InvalidParameters", []))
+        absent = [*aws.missing_secrets(client, svc.secret_names),
+                  *(f"SSM parameter {name}" for name in aws.missing_parameters(client, parameters))]
         if absent:
             return False, f"missing: {', '.join(absent)}"
         if not svc.secret_names and not parameters:

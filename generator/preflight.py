@@ -16,7 +16,11 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator
 
-from generator.model import FARGATE, FARGATE_SPOT, Deployment, Lookup
+from generator import aws
+from generator.aws import error_code
+from generator.cost import task_split
+from generator.model import Deployment, Lookup
+from generator.validate import certificate_names_cover
 
 EDGE_REGION = "us-east-1"
 # Service Quotas codes (AWS's, stable): Fargate vCPUs and ECS services per cluster.
@@ -61,10 +65,6 @@ def _described(lookup: Lookup) -> str:
     if lookup.id:
         return f"id {lookup.id}" if isinstance(lookup.id, str) else f"ids {', '.join(lookup.id)}"
     return "tags " + ", ".join(f"{key}={value}" for key, value in lookup.tags)
-
-
-def _error_code(error: Exception) -> str:
-    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
 
 
 def _network(client: Client, deployment: Deployment) -> Iterator[Check]:
@@ -113,7 +113,7 @@ def _security_group(ec2: Any, check: str, lookup: Lookup, vpc_id: str) -> Check:
         try:
             groups = ec2.describe_security_groups(GroupIds=[lookup.id])["SecurityGroups"]
         except Exception as error:
-            if _error_code(error) != "InvalidGroup.NotFound":
+            if error_code(error) != "InvalidGroup.NotFound":
                 raise
             groups = []
     else:
@@ -124,15 +124,6 @@ def _security_group(ec2: Any, check: str, lookup: Lookup, vpc_id: str) -> Check:
         return Check(FAIL, check, f"{len(groups)} security groups with {_described(lookup)} in {vpc_id}",
                      "the root adds rules to exactly one existing group: create or tag it")
     return Check(PASS, check, groups[0]["GroupId"])
-
-
-def covers(names: list[str], host: str) -> bool:
-    """Whether a certificate for `names` (domain and alternative names) is valid for `host`."""
-    for name in names:
-        if name == host or (name.startswith("*.") and host.count(".") == name.count(".")
-                            and host.split(".", 1)[1] == name[2:]):
-            return True
-    return False
 
 
 def _certificate(client: Client, check: str, region: str | None, domain: str, hosts: list[str]) -> Check:
@@ -149,7 +140,7 @@ def _certificate(client: Client, check: str, region: str | None, domain: str, ho
                      f"request one for {domain}{where} and validate it")
     names = acm.describe_certificate(CertificateArn=chosen[0]["CertificateArn"])["Certificate"].get(
         "SubjectAlternativeNames", [domain]) or [domain]
-    uncovered = [host for host in hosts if not covers([domain, *names], host)]
+    uncovered = [host for host in hosts if not certificate_names_cover((domain, *names), host)]
     if uncovered:
         return Check(FAIL, check, f"{domain} does not cover {', '.join(uncovered)}",
                      "add them as alternative names, or change certificate_domain")
@@ -180,27 +171,14 @@ def _secrets(client: Client, deployment: Deployment) -> Iterator[Check]:
     secrets = sorted({name for svc in workloads for name in svc.secret_names}
                      | {env.pagerduty_endpoint_secret}
                      | ({deployment.origin_verify_secret} if deployment.origin_verify_secret else set()))
-    manager = client("secretsmanager")
-    missing = []
-    for name in secrets:
-        try:
-            described = manager.describe_secret(SecretId=name)
-        except Exception as error:
-            if _error_code(error) != "ResourceNotFoundException":
-                raise
-            missing.append(name)
-            continue
-        if described.get("DeletedDate"):
-            missing.append(f"{name} (scheduled for deletion)")
+    missing = aws.missing_secrets(client, secrets)
     if missing:
         yield Check(FAIL, "secrets", f"{len(missing)} of {len(secrets)} missing in Secrets Manager: {', '.join(missing)}",
                     "create them (tasks that read a missing secret never start)")
     else:
         yield Check(PASS, "secrets", f"{len(secrets)} Secrets Manager secrets exist")
     parameters = sorted({name for svc in workloads for name in svc.ssm_parameter_names})
-    absent = []
-    for start in range(0, len(parameters), 10):
-        absent += client("ssm").get_parameters(Names=parameters[start:start + 10]).get("InvalidParameters", [])
+    absent = aws.missing_parameters(client, parameters)
     if absent:
         yield Check(FAIL, "ssm parameters", f"missing: {', '.join(sorted(absent))}", "create them before the apply")
     elif parameters:
@@ -237,7 +215,7 @@ def _buckets(client: Client, deployment: Deployment, account: str) -> Iterator[C
     try:
         s3.head_bucket(Bucket=env.logs_bucket)
     except Exception as error:
-        if _error_code(error) not in ("404", "NoSuchBucket", "403", "NotFound"):
+        if error_code(error) not in ("404", "NoSuchBucket", "403", "NotFound"):
             raise
         yield Check(FAIL, "logs bucket", f"{env.logs_bucket} does not exist (or is not this account's)",
                     "create it in " + region)
@@ -245,7 +223,7 @@ def _buckets(client: Client, deployment: Deployment, account: str) -> Iterator[C
         try:
             policy = json.loads(s3.get_bucket_policy(Bucket=env.logs_bucket)["Policy"])
         except Exception as error:
-            if _error_code(error) != "NoSuchBucketPolicy":
+            if error_code(error) != "NoSuchBucketPolicy":
                 raise
             policy = {}
         prefixes = ["alb", *(["internal-alb"] if deployment.has_internal_load_balancer else [])]
@@ -263,7 +241,7 @@ def _buckets(client: Client, deployment: Deployment, account: str) -> Iterator[C
             s3.head_bucket(Bucket=state_bucket)
             yield Check(PASS, "state bucket", state_bucket)
         except Exception as error:
-            if _error_code(error) not in ("404", "NoSuchBucket", "403", "NotFound"):
+            if error_code(error) not in ("404", "NoSuchBucket", "403", "NotFound"):
                 raise
             yield Check(FAIL, "state bucket", f"{state_bucket} does not exist (or is not this account's)",
                         "create it (versioned, encrypted) before `terraform init`")
@@ -280,7 +258,7 @@ def _images(client: Client, deployment: Deployment) -> Iterator[Check]:
             ecr.describe_images(registryId=platform.registry_account, repositoryName=repository,
                                 imageIds=[{"imageTag": tag}])
         except Exception as error:
-            code = _error_code(error)
+            code = error_code(error)
             if code == "RepositoryNotFoundException":
                 missing_repositories.append(repository)
             elif code == "ImageNotFoundException":
@@ -303,7 +281,7 @@ def _quota(client: Client, code: tuple[str, str]) -> float | None:
     try:
         return float(client("service-quotas").get_service_quota(ServiceCode=code[0], QuotaCode=code[1])["Quota"]["Value"])
     except Exception as error:
-        if _error_code(error) in ("NoSuchResourceException", "AccessDeniedException", "IllegalArgumentException"):
+        if error_code(error) in ("NoSuchResourceException", "AccessDeniedException", "IllegalArgumentException"):
             return None
         raise
 
@@ -313,14 +291,10 @@ def needs(deployment: Deployment) -> dict[str, float]:
     (on-demand and Spot, by the capacity strategies), services."""
     spot = on_demand = 0.0
     for svc in deployment.services:
-        service, tasks = svc.service, svc.service.sizing.max_tasks
-        shares = {share.capacity_provider: share for share in service.capacity}
-        base = shares[FARGATE].base if FARGATE in shares else 0
-        weights = sum(share.weight for share in shares.values()) or 1
-        spot_share = shares[FARGATE_SPOT].weight / weights if FARGATE_SPOT in shares else 0
-        spot_tasks = max(0, tasks - base) * spot_share
-        spot += spot_tasks * service.sizing.cpu / 1024
-        on_demand += (tasks - spot_tasks) * service.sizing.cpu / 1024
+        service = svc.service
+        split = task_split(service, service.sizing.max_tasks)  # as `cost` places them: on-demand base first
+        spot += split.spot * service.sizing.cpu / 1024
+        on_demand += split.on_demand * service.sizing.cpu / 1024
     on_demand += sum(task.task.cpu / 1024 for task in deployment.scheduled_tasks)
     public_rules = sum(len(svc.listener_rules) for svc in deployment.public_services) + len(deployment.legacy_routes)
     internal_rules = sum(len(svc.listener_rules) for svc in deployment.internal_services)
@@ -357,8 +331,6 @@ def _quotas(client: Client, deployment: Deployment) -> Iterator[Check]:
 
 def run(deployment: Deployment, client: Client) -> list[Check]:
     """Every check, in the order an apply meets them. AWS not answering at all raises generator.aws.AwsError."""
-    from generator import aws
-
     with aws.errors(), aws.answers():
         identity = client("sts").get_caller_identity()
         account = identity["Account"]

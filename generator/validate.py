@@ -530,7 +530,7 @@ def _edge_problems(loaded: LoadedCatalog, environment: Environment, labels: set[
     names = (edge.certificate_domain, *edge.certificate_alternative_names)
     for label in sorted(internet_labels):
         host = f"{label}.{environment.domain}"
-        if not _certificate_names_cover(names, host):
+        if not certificate_names_cover(names, host):
             yield loaded.problem(where, f"the us-east-1 certificate for CloudFront ({', '.join(names)}) does not cover "
                                         f"{host}; set edge.certificate_domain or edge.certificate_alternative_names")
     cidrs = len(environment.legacy.cluster_cidrs) if environment.legacy else 0
@@ -671,7 +671,7 @@ def _apply_time_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pr
             service = svc.service
             for rule in svc.listener_rules:
                 for host in rule.hosts:
-                    if not _certificate_names_cover(certificate_names, host):
+                    if not certificate_names_cover(certificate_names, host):
                         yield loaded.problem((*environment.source, "certificate_domain"),
                                              f"the certificate ({', '.join(certificate_names)}) does not cover {host} "
                                              f"(a route of {service.name!r}); browsers would refuse it. Use a certificate "
@@ -774,7 +774,7 @@ def _sidecar_problems(loaded: LoadedCatalog, service: Service) -> Iterator[Probl
                                     f"{service.sizing.cpu} and {service.sizing.memory}; leave room for the service's container")
 
 
-def _certificate_names_cover(names: tuple[str, ...], host: str) -> bool:
+def certificate_names_cover(names: tuple[str, ...], host: str) -> bool:
     """TLS name matching (RFC 6125 6.4.3) against any of a certificate's names: a wildcard stands for
     exactly one leftmost label."""
     parent = host.split(".", 1)[1] if "." in host else None

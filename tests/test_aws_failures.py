@@ -38,9 +38,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._answer(200, "<html><body>It works!</body></html>" if xml else "{}", "text/html" if xml else "application/json")
             return
         code, message = {"throttle": ("ThrottlingException", "Rate exceeded"),
+                         "unexpected": ("ClusterNotFoundException", "Cluster not found."),
                          "denied": ("AccessDeniedException", "User: arn:aws:iam::1:user/oncall is not authorized")}[self.mode]
         if xml:
-            code = {"ThrottlingException": "Throttling", "AccessDeniedException": "AccessDenied"}[code]
+            code = {"ThrottlingException": "Throttling", "AccessDeniedException": "AccessDenied",
+                    "ClusterNotFoundException": "InvalidParameterValue"}[code]
             body = f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>"
             self._answer(400, body, "text/xml")
         else:
@@ -79,7 +81,7 @@ def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return write_yaml(tmp_path / "orbit.yaml", orbit_data())
 
 
-FAULTS = ["refused", "not a url", "bad port", "garbage", "throttle", "denied"]
+FAULTS = ["refused", "not a url", "bad port", "garbage", "throttle", "denied", "unexpected refusal"]
 EXPECTED = {
     "refused": "cannot reach AWS at http://127.0.0.1:",
     "not a url": "AWS_ENDPOINT_URL='localhost:5000' is not a URL",
@@ -87,6 +89,7 @@ EXPECTED = {
     "garbage": "is it an AWS endpoint?",
     "throttle": "2 times in a row",
     "denied": "permission denied: ",
+    "unexpected refusal": "AWS refused ",
 }
 
 
@@ -96,7 +99,7 @@ def test_one_line_and_exit_4(command: str, fault: str, catalog: Path, fake_endpo
                              monkeypatch: pytest.MonkeyPatch) -> None:
     url = {"refused": f"http://127.0.0.1:{_closed_port()}", "not a url": "localhost:5000",
            "bad port": "http://127.0.0.1:port"}.get(fault, f"http://127.0.0.1:{fake_endpoint.server_address[1]}")
-    monkeypatch.setattr(_Handler, "mode", fault)
+    monkeypatch.setattr(_Handler, "mode", "unexpected" if fault == "unexpected refusal" else fault)
     monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     result = cli(*COMMANDS[command][:1], "--catalog", catalog, "--env", "live", *COMMANDS[command][1:],
                  "--timeout", "5") if command in ("deploy", "rollback") else \
