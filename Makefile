@@ -66,7 +66,8 @@ diagrams: $(BIN)/.installed $(MERMAID_DIR)/.installed  ## Render every README di
 	$(BIN)/python tests/diagrams/render_diagrams.py $(MERMAID_DIR)/node_modules/.bin/mmdc $(MERMAID_DIR)/puppeteer.json \
 		$${TMPDIR:-/tmp}/platform-diagrams $(OUT)/environments/*/README.md tests/fixtures/golden/environments/*/README.md
 
-golden: $(BIN)/.installed  ## Refresh the golden tree and the imported catalogs after an intended change
+golden: $(BIN)/.installed  ## Refresh the module READMEs, the golden tree and the imported catalogs after an intended change
+	$(BIN)/python -m generator.module_docs
 	$(BIN)/python -m generator render --catalog tests/fixtures/orbit.yaml --out tests/fixtures/golden
 	$(BIN)/python -m generator import --platform shop --env prod --out tests/fixtures/k8s/shop-kubectl/catalog.yaml tests/fixtures/k8s/shop-kubectl/list.yaml 2>/dev/null
 	$(BIN)/python -m generator.reference > docs/catalog-reference.md

@@ -1,6 +1,5 @@
 """The human-readable side of `out/`: a README per environment (diagram, routing table,
-services, alarms, cost) and a README per module (inputs and outputs, as
-terraform-aws-modules documents its modules).
+services, alarms, cost). The module READMEs come from generator/module_docs.py.
 
 Everything shown is computed here from the same model the Terraform comes from, so a
 picture never drifts from what is deployed. Text reaches Markdown and Mermaid only
@@ -264,51 +263,3 @@ def environment_doc(deployment: Deployment) -> EnvironmentDoc:
         legacy=deployment.environment.legacy is not None,
         entries=entry_edges(deployment),
     )
-
-
-# --- module README -------------------------------------------------------------------
-
-_BLOCK = re.compile(r'^(variable|output) "([^"]+)" \{\n(.*?)^\}$', re.MULTILINE | re.DOTALL)
-_ATTRIBUTE = re.compile(r"^  ([a-z_]+)\s*=\s*", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class Input:
-    name: str
-    type: str
-    default: str
-    description: str
-
-
-@dataclass(frozen=True)
-class Output:
-    name: str
-    description: str
-
-
-def _attributes(body: str) -> dict[str, str]:
-    """Top-level attributes of a block body as our templates lay them out (two-space indent)."""
-    found: dict[str, str] = {}
-    matches = list(_ATTRIBUTE.finditer(body))
-    for index, match in enumerate(matches):
-        end = matches[index + 1].start() if index + 1 < len(matches) else len(body)
-        value = body[match.end():end]
-        value = value.split("\n\n  validation {", 1)[0].split("\n  validation {", 1)[0]
-        found.setdefault(match.group(1), " ".join(value.split()))
-    return found
-
-
-def _string(value: str) -> str:
-    return value[1:-1].replace('\\"', '"') if value.startswith('"') and value.endswith('"') else value
-
-
-def module_interface(variables_tf: str, outputs_tf: str) -> tuple[tuple[Input, ...], tuple[Output, ...]]:
-    """Inputs and outputs read back from the module's own rendered variables.tf and outputs.tf."""
-    inputs = []
-    for kind, name, body in _BLOCK.findall(variables_tf):
-        attributes = _attributes(body)
-        inputs.append(Input(name, attributes.get("type", "any"), attributes.get("default", "n/a (required)"),
-                            _string(attributes.get("description", ""))))
-    outputs = tuple(Output(name, _string(_attributes(body).get("description", "")))
-                    for kind, name, body in _BLOCK.findall(outputs_tf) if kind == "output")
-    return tuple(sorted(inputs, key=lambda item: item.name)), tuple(sorted(outputs, key=lambda item: item.name))

@@ -162,13 +162,9 @@ def render_template(template_name: str, **context: Any) -> str:
     return align_assignments(template_environment().get_template(template_name).render(**context))
 
 
-def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
-    """Every output file's text, by path relative to the output directory."""
+def render_modules() -> dict[PurePosixPath, str]:
+    """The Terraform files of every module: they do not depend on the catalog."""
     files: dict[PurePosixPath, str] = {}
-    # A file name is bytes to the OS: one that is not UTF-8 reaches Python as surrogate escapes,
-    # which no generated file may hold; show such bytes as U+FFFD in the headers.
-    source_name = PurePosixPath(catalog.file.replace("\\", "/")).name.encode("utf-8", "surrogateescape").decode(
-        "utf-8", "replace")
     for module in MODULES:
         for file_name in (*MODULE_FILES, "versions.tf"):
             own = file_name in MODULE_FILES or module in MODULES_WITH_OWN_VERSIONS
@@ -176,12 +172,20 @@ def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
             files[PurePosixPath("modules", module, file_name)] = render_template(
                 template, header=header(f"Source: templates/{template}. Change the template and run `make render`.")
             )
-    documents = doc_template_environment()
+    return files
+
+
+def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
+    """Every output file's text, by path relative to the output directory."""
+    # A file name is bytes to the OS: one that is not UTF-8 reaches Python as surrogate escapes,
+    # which no generated file may hold; show such bytes as U+FFFD in the headers.
+    source_name = PurePosixPath(catalog.file.replace("\\", "/")).name.encode("utf-8", "surrogateescape").decode(
+        "utf-8", "replace")
+    files = render_modules()
     for module in MODULES:
-        inputs, outputs = docs.module_interface(
-            files[PurePosixPath("modules", module, "variables.tf")], files[PurePosixPath("modules", module, "outputs.tf")])
-        files[PurePosixPath("modules", module, "README.md")] = documents.get_template("docs/module-README.md.j2").render(
-            module=module, purpose=MODULE_PURPOSES[module], inputs=inputs, outputs=outputs)
+        # Written by generator/module_docs.py from the rendered module (python-hcl2); `make golden` refreshes them.
+        files[PurePosixPath("modules", module, "README.md")] = (TEMPLATES_DIR / "modules" / module / "README.md").read_text(
+            encoding="utf-8")
     shared = SharedNames(catalog.platform.name)
     for file_name in SHARED_FILES:
         template = f"shared/{file_name}.j2"
@@ -204,7 +208,7 @@ def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
                 "github/deploy-service.yml.j2").render(header=yaml_header, service=service)
     for environment in catalog.environments:
         deployment = catalog.deployment(environment)
-        files[PurePosixPath("environments", environment.name, "README.md")] = documents.get_template(
+        files[PurePosixPath("environments", environment.name, "README.md")] = doc_template_environment().get_template(
             "docs/environment-README.md.j2").render(doc=docs.environment_doc(deployment))
         for file_name in ENVIRONMENT_FILES:
             template = f"environment/{file_name}.j2"

@@ -88,6 +88,15 @@ def test_module_readme_lists_every_variable_and_output(module: str) -> None:
         assert ("default" in body) != ("`n/a (required)`" in row), name
 
 
+def test_the_committed_module_readmes_are_current() -> None:
+    from generator.module_docs import module_readmes
+    from generator.paths import TEMPLATES_DIR
+
+    for module, text in module_readmes().items():
+        assert (TEMPLATES_DIR / "modules" / module / "README.md").read_text() == text, (
+            f"templates/modules/{module}/README.md is stale: refresh it with make golden")
+
+
 def test_environment_readme_lists_the_scheduled_tasks() -> None:
     raw = raw_catalog(ORBIT_CATALOG)
     assert raw["scheduled_tasks"], "the orbit fixture has a scheduled task"
