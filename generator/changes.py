@@ -9,74 +9,10 @@ names each of these, so the reviewer of the render reads it before the plan.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from generator import render_record
 from generator.model import Catalog
-
-# The roots are our own output; these patterns read back the few values compared here.
-_MODULE = re.compile(r'^module "service_([a-z0-9_]+)" \{$(.*?)^\}$', re.MULTILINE | re.DOTALL)
-_NAME = re.compile(r'^  name\s+= "([^"]+)"$', re.MULTILINE)
-_PORT = re.compile(r"^  container_port\s+= (\d+)$", re.MULTILINE)
-_PROTOCOL = re.compile(r'^  protocol\s+= "([a-z0-9]+)"$', re.MULTILINE)
-_LISTENER = re.compile(r"^  listener_arn\s+= module\.([a-z_]+)\.https_listener_arn$", re.MULTILINE)
-_ECS_WEIGHT = re.compile(r"^    ecs_weight\s+= (\d+)$", re.MULTILINE)
-_LEGACY_INGRESS = re.compile(r"^  legacy_ingress = \{$", re.MULTILINE)
-_READ_LIMIT = 32 * 1024 * 1024
-
-
-_DNS_RECORDS = re.compile(r"^  dns_records = \{\n(.*?)^  \}$", re.MULTILINE | re.DOTALL)
-_DNS_RECORD = re.compile(r'^    "([^"]+)"\s+= "([a-z]+)"$', re.MULTILINE)
-_HOSTNAMES = re.compile(r"^  hostnames\s+= \[(.*?)\]$", re.MULTILINE)
-
-
-def previous_dns_records(main_tf: Path) -> dict[str, str]:
-    """Host -> target of the DNS records an environment root managed when last rendered."""
-    text = _read(main_tf)
-    block = _DNS_RECORDS.search(text)
-    if block:
-        return dict(_DNS_RECORD.findall(block.group(1)))
-    listed = _HOSTNAMES.search(text)  # roots rendered before per-host DNS control
-    return {host: "alb" for host in re.findall(r'"([^"]+)"', listed.group(1))} if listed else {}
-
-
-def _read(path: Path) -> str:
-    try:
-        if not path.is_file():
-            return ""
-        with path.open("rb") as handle:
-            return handle.read(_READ_LIMIT).decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-@dataclass(frozen=True)
-class PreviousService:
-    name: str
-    port: int | None
-    protocol: str = "http"
-    load_balancer: str | None = None  # root module holding its rules: `alb`, `internal_alb`, or None
-    ecs_percent: int = 100  # its share of requests on ECS while the environment migrated
-
-
-def previous_services(services_tf: Path) -> dict[str, PreviousService]:
-    """The services of an environment root as last rendered (empty when there is none)."""
-    text = _read(services_tf)
-    found = {}
-    for match in _MODULE.finditer(text):
-        body = match.group(2)
-        name = _NAME.search(body)
-        port = _PORT.search(body)
-        protocol = _PROTOCOL.search(body)
-        listener = _LISTENER.search(body)
-        weight = _ECS_WEIGHT.search(body)
-        if name:
-            found[name.group(1)] = PreviousService(name.group(1), int(port.group(1)) if port else None,
-                                                   protocol.group(1) if protocol else "http",
-                                                   listener.group(1) if listener else None,
-                                                   int(weight.group(1)) if weight else 100)
-    return found
 
 
 DNS_TARGETS = {"alb": "load balancer", "edge": "CloudFront distribution", "legacy": "Kubernetes ingress"}
@@ -89,19 +25,26 @@ def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:
         where = f"environments/{environment.name}"
         deployment = catalog.deployment(environment)
         records = dict(deployment.dns_records)
-        for host, target in sorted(previous_dns_records(out_dir / "environments" / environment.name / "main.tf").items()):
+        try:
+            previous = render_record.read(out_dir / "environments" / environment.name)
+        except render_record.UnreadableRecord as error:
+            warnings.append(f"{where}: the previous render cannot be read, so this render cannot say what the next apply "
+                            f"replaces or deletes there; read the plan closely ({error})")
+            continue
+        if previous is None:
+            continue
+        for host, target in sorted(previous.dns_records.items()):
             if host not in records:
                 warnings.append(
                     f"{where}: the DNS record of {host} (pointing at the {DNS_TARGETS.get(target, target)}) "
                     f"is no longer managed: the apply deletes it; name the host under `dns` to keep it"
                 )
-        before = previous_services(out_dir / "environments" / environment.name / "services.tf")
+        before = previous.services
         if not before:
             continue
-        had_legacy = bool(_LEGACY_INGRESS.search(_read(out_dir / "environments" / environment.name / "main.tf")))
-        if had_legacy and environment.legacy is None:
-            split = sorted(f"{previous.name} ({previous.ecs_percent} %)" for previous in before.values()
-                           if previous.ecs_percent < 100)
+        if previous.legacy_ingress and environment.legacy is None:
+            split = sorted(f"{service.name} ({service.ecs_percent} %)" for service in before.values()
+                           if service.ecs_percent < 100)
             warnings.append(
                 f"{where}: `legacy` is removed: every service takes 100 % of its requests on ECS in this apply and "
                 f"the Kubernetes ingress gets none"
@@ -138,22 +81,22 @@ def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:
                     f"{log_group} is kept until you delete it"
                 )
         for svc in deployment.services:
-            previous = before.get(svc.name) or before.get(svc.service.renamed_from or "")
-            if previous and previous.port is not None and svc.service.port is not None and previous.port != svc.service.port:
+            was = before.get(svc.name) or before.get(svc.service.renamed_from or "")
+            if was and was.port is not None and svc.service.port is not None and was.port != svc.service.port:
                 warnings.append(
-                    f"{where}: {svc.name!r} moves from port {previous.port} to {svc.service.port}: the security-group "
-                    f"rules switch to the new port at once, so tasks still listening on {previous.port} get no traffic "
+                    f"{where}: {svc.name!r} moves from port {was.port} to {svc.service.port}: the security-group "
+                    f"rules switch to the new port at once, so tasks still listening on {was.port} get no traffic "
                     f"from the load balancer or their callers until the rolling deployment has replaced them"
                 )
-            if previous and previous.load_balancer and svc.service.load_balanced:
-                if previous.protocol != svc.service.protocol:
+            if was and was.load_balancer and svc.service.load_balanced:
+                if was.protocol != svc.service.protocol:
                     warnings.append(
-                        f"{where}: {svc.name!r} moves from {previous.protocol} to {svc.service.protocol}: a target "
+                        f"{where}: {svc.name!r} moves from {was.protocol} to {svc.service.protocol}: a target "
                         f"group's protocol version cannot change, so the apply creates a new one and points the "
                         f"listener rules and the ECS service at it; until the rolling deployment has healthy tasks "
                         f"there, its requests get 503s. Change it in a quiet hour, or add a new service for the new protocol"
                     )
-                if previous.load_balancer != svc.load_balancer_module:
+                if was.load_balancer != svc.load_balancer_module:
                     internal = svc.load_balancer_module == "internal_alb"
                     warnings.append(
                         f"{where}: {svc.name!r} moves to the {'internal' if internal else 'internet-facing'} load "

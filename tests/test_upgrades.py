@@ -24,7 +24,10 @@ def test_render_check_names_an_older_generator(tmp_path: Path, cli: Any) -> None
     out = tmp_path / "out"
     shutil.copytree(COMMITTED_OUT, out)
     record = out / "generator.yaml"
-    record.write_text(record.read_text().replace("generator_version: 0.7.0", "generator_version: 0.6.0"))
+    from generator.version import VERSION
+
+    assert f"generator_version: {VERSION}" in record.read_text()
+    record.write_text(record.read_text().replace(f"generator_version: {VERSION}", "generator_version: 0.6.0"))
     result = cli("render", "--catalog", NEXUS_CATALOG, "--out", out, "--check")
     assert result.exit_code == 1
     assert "was rendered by generator 0.6.0, this is " in result.output and "CHANGELOG.md" in result.output

@@ -1,0 +1,136 @@
+"""What `render` remembers about each environment root for the next render.
+
+`changes.py` compares the catalog with what the previous render put in an environment (its services'
+ports, protocols and load balancers, the DNS records it managed, whether the Kubernetes ingress was
+wired). `render` writes exactly those facts beside the Terraform, in `environments/<env>/render-record.yaml`,
+so reading them back never depends on how the templates lay out HCL.
+
+Roots rendered before 0.8.0 have no record: their values are read from `services.tf` and `main.tf` with
+python-hcl2 (imported only then). That fallback is kept for one release and goes in 0.9.0 (CHANGELOG.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.model import Deployment
+from generator.version import GENERATED_MARKER, VERSION
+
+RECORD_FILE = "render-record.yaml"
+_READ_LIMIT = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PreviousService:
+    name: str
+    port: int | None
+    protocol: str = "http"
+    load_balancer: str | None = None  # root module holding its rules: `alb`, `internal_alb`, or None
+    ecs_percent: int = 100  # its share of requests on ECS while the environment migrated
+
+
+@dataclass(frozen=True)
+class PreviousRender:
+    services: dict[str, PreviousService] = field(default_factory=dict)
+    dns_records: dict[str, str] = field(default_factory=dict)  # host -> `alb`, `edge` or `legacy`
+    legacy_ingress: bool = False
+    generator_version: str | None = None  # None: read from the HCL of a root rendered before the record existed
+
+
+class UnreadableRecord(Exception):
+    """The previous render's record (or HCL) is there but cannot be read."""
+
+
+def record_text(deployment: Deployment) -> str:
+    """The record of one environment root, as `render` writes it (sorted keys: the same bytes each time)."""
+    services = {
+        svc.name: {
+            "port": svc.service.port,
+            "protocol": svc.service.protocol,
+            "load_balancer": svc.load_balancer_module if svc.service.load_balanced else None,
+            "ecs_percent": svc.traffic.ecs_weight if svc.traffic else 100,
+        }
+        for svc in deployment.services
+    }
+    record = {
+        "generator_version": VERSION,
+        "services": services,
+        "dns_records": dict(deployment.dns_records),
+        "legacy_ingress": deployment.environment.legacy is not None,
+    }
+    return (f"{GENERATED_MARKER}\n# What the next `render` compares the catalog with (generator/render_record.py).\n"
+            + yaml.safe_dump(record, sort_keys=True, default_flow_style=False, allow_unicode=False))
+
+
+def _read(path: Path) -> str | None:
+    try:
+        if not path.is_file():
+            return None
+        with path.open("rb") as handle:
+            return handle.read(_READ_LIMIT).decode("utf-8", errors="replace")
+    except OSError as error:
+        raise UnreadableRecord(f"{path}: {error.strerror or error}") from None
+
+
+def read(root: Path) -> PreviousRender | None:
+    """The previous render of an environment root; None when nothing was rendered there."""
+    text = _read(root / RECORD_FILE)
+    if text is None:
+        return _from_hcl(root)
+    try:
+        record = yaml.safe_load(text)
+        services = {name: PreviousService(name, entry["port"], entry["protocol"], entry["load_balancer"],
+                                          int(entry["ecs_percent"]))
+                    for name, entry in record["services"].items()}
+        return PreviousRender(services, dict(record["dns_records"]), bool(record["legacy_ingress"]),
+                              str(record["generator_version"]))
+    except (yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise UnreadableRecord(f"{root / RECORD_FILE}: not a render record ({type(error).__name__}: {error})") from None
+
+
+# --- roots rendered before 0.8.0 (remove in 0.9.0) ----------------------------------------------
+
+
+def _unquoted(value: Any) -> Any:
+    return value[1:-1] if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"' else value
+
+
+def _module_blocks(text: str) -> dict[str, dict[str, Any]]:
+    import hcl2  # only for roots without a record
+
+    try:
+        parsed = hcl2.loads(text)
+    except Exception as error:  # python-hcl2 raises lark's errors, which have no common base of ours
+        raise UnreadableRecord(f"not HCL python-hcl2 can read ({type(error).__name__})") from None
+    return {_unquoted(label): body for block in parsed.get("module", []) for label, body in block.items()}
+
+
+def _from_hcl(root: Path) -> PreviousRender | None:
+    services_tf, main_tf = _read(root / "services.tf"), _read(root / "main.tf")
+    if services_tf is None and main_tf is None:
+        return None
+    services = {}
+    modules = {}
+    try:
+        modules = _module_blocks(main_tf or "")
+        for label, body in _module_blocks(services_tf or "").items():
+            if not label.startswith("service_") or "name" not in body:
+                continue
+            name = _unquoted(body["name"])
+            listener = body.get("listener_arn")
+            load_balancer = listener.split(".")[1] if isinstance(listener, str) and listener.startswith("${module.") else None
+            traffic = body.get("traffic") or {}
+            services[name] = PreviousService(name, body.get("container_port"), _unquoted(body.get("protocol") or '"http"'),
+                                             load_balancer, int(traffic.get("ecs_weight", 100)))
+    except UnreadableRecord as error:
+        raise UnreadableRecord(f"{root}: {error}") from None
+    # The internet-facing load balancer's module manages the records named under `dns` (the internal one's are
+    # private records of its own, not compared).
+    dns_records = {_unquoted(host): _unquoted(target)
+                   for host, target in (modules.get("alb", {}).get("dns_records") or {}).items()}
+    legacy = any("legacy_ingress" in body for body in modules.values())
+    return PreviousRender(services, dns_records, legacy)
