@@ -12,10 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator import render_record
-from generator.model import Catalog
+from generator.model import Catalog, DnsTarget
 
 
-DNS_TARGETS = {"alb": "load balancer", "edge": "CloudFront distribution", "legacy": "Kubernetes ingress"}
+DNS_TARGETS = {DnsTarget.ALB: "load balancer", DnsTarget.EDGE: "CloudFront distribution",
+               DnsTarget.LEGACY: "Kubernetes ingress"}
 
 
 def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:

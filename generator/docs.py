@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from generator import cost
-from generator.model import ON_ECS, ON_KUBERNETES, SPLIT, Deployment
+from generator.model import Deployment, DnsTarget, MigrationState
 
 
 class DocText(str):
@@ -116,9 +116,9 @@ def entry_edges(deployment: Deployment) -> tuple[EntryEdge, ...]:
     for host, mode in deployment.dns_records:
         by_mode.setdefault(mode, []).append(host)
     unnamed = [f"{label}.{env.domain}" for label in deployment.host_labels
-               if env.dns_mode(label) == "unmanaged" and not label.startswith("*")]
+               if env.dns_mode(label) == DnsTarget.UNMANAGED and not label.startswith("*")]
     edges = []
-    for mode, target in (("edge", "cloudfront"), ("alb", "alb"), ("legacy", "k8s")):
+    for mode, target in ((DnsTarget.EDGE, "cloudfront"), (DnsTarget.ALB, "alb"), (DnsTarget.LEGACY, "k8s")):
         if by_mode.get(mode):
             edges.append(EntryEdge("users", target, ", ".join(by_mode[mode])))
     if unnamed:
@@ -160,14 +160,14 @@ def _share(deployment: Deployment, service: str) -> str:
     step = deployment.environment.step_of(service)
     if deployment.environment.legacy is None:
         return "100 %"
-    return {ON_KUBERNETES: "0 % (on Kubernetes)", SPLIT: f"{step.ecs_percent} %", ON_ECS: "100 %"}[step.state]
+    return {MigrationState.KUBERNETES: "0 % (on Kubernetes)", MigrationState.SPLIT: f"{step.ecs_percent} %", MigrationState.ECS: "100 %"}[step.state]
 
 
 def _runs_on(deployment: Deployment, service: str, on_ecs: bool) -> str:
     if not on_ecs:
         return "Kubernetes"
     step = deployment.environment.step_of(service)
-    return "ECS" if step.state == ON_ECS else f"ECS ({step.ecs_percent} % of requests)"
+    return "ECS" if step.state == MigrationState.ECS else f"ECS ({step.ecs_percent} % of requests)"
 
 
 def environment_doc(deployment: Deployment) -> EnvironmentDoc:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.model import ON_ECS, ON_KUBERNETES, Catalog, Environment, MigrationStep
+from generator.model import Catalog, Environment, MigrationState, MigrationStep
 
 # The share on ECS a service goes through, one reviewed catalog change each.
 LADDER = (10, 50, 100)
@@ -40,12 +40,12 @@ class Wave:
 
 
 def next_step(name: str, step: MigrationStep, has_legacy: bool, internal: bool = False) -> str:
-    if not has_legacy or step.state == ON_ECS:
+    if not has_legacy or step.state == MigrationState.ECS:
         return "done: on ECS only"
     if internal:
         # The internal load balancer cannot forward to the ingress's target group: no weighted split.
         return f"move at once (internal, no canary): `migration: {{{name}: ecs}}`"
-    if step.state == ON_KUBERNETES:
+    if step.state == MigrationState.KUBERNETES:
         return f"start the canary: `migration: {{{name}: {LADDER[0]}}}` (creates the ECS service)"
     if step.ecs_percent == 100:
         return f"decommission the Kubernetes side: `migration: {{{name}: ecs}}`"
@@ -163,7 +163,8 @@ def as_text(environment: Environment, waves: list[Wave]) -> str:
     for wave in waves:
         lines.append(f"wave {wave.number}:")
         for planned in wave.services:
-            where = {"kubernetes": "on Kubernetes", "split": f"{planned.ecs_percent:>3} % on ECS", "ecs": "on ECS"}[planned.state]
+            where = {MigrationState.KUBERNETES: "on Kubernetes", MigrationState.SPLIT: f"{planned.ecs_percent:>3} % on ECS",
+                     MigrationState.ECS: "on ECS"}[planned.state]
             critical = " (critical)" if planned.critical else ""
             lines.append(f"  {planned.name:<28} {where:<14} next: {planned.next_step}{critical}")
     return "\n".join(lines)

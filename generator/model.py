@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 from generator.errors import CatalogPath
@@ -121,7 +122,7 @@ class Service:
     sizing_source: CatalogPath
     capacity: tuple[CapacityShare, ...]
     port: int | None
-    protocol: str
+    protocol: Protocol
     internal: bool
     health_check_path: str | None
     writable_root_filesystem_reason: str | None  # None: the root filesystem is read-only
@@ -271,26 +272,46 @@ class Legacy:
         return None if self.service_url is None else self.service_url.replace("{service}", service)
 
 
-# Where a service's requests go in an environment with a legacy side.
-ON_KUBERNETES = "kubernetes"  # not on ECS at all; its routes forward to the ingress
-SPLIT = "split"               # on ECS and Kubernetes, weighted
-ON_ECS = "ecs"                # on ECS only (no legacy side, or decommissioned)
+class MigrationState(StrEnum):
+    """Where a service's requests go in an environment with a legacy side."""
+
+    KUBERNETES = "kubernetes"  # not on ECS at all; its routes forward to the ingress
+    SPLIT = "split"            # on ECS and Kubernetes, weighted
+    ECS = "ecs"                # on ECS only (no legacy side, or decommissioned)
+
+
+class DnsTarget(StrEnum):
+    """Where an environment's record for a host points (the catalog's `dns` values, plus `unmanaged`)."""
+
+    ALB = "alb"              # the internet-facing load balancer
+    EDGE = "edge"            # the CloudFront distribution
+    LEGACY = "legacy"        # the Kubernetes ingress's load balancer
+    UNMANAGED = "unmanaged"  # no record: left to whoever manages it today
+
+
+class Protocol(StrEnum):
+    """What a service's port speaks (the catalog's `protocol`)."""
+
+    HTTP = "http"
+    HTTP2 = "http2"
+    GRPC = "grpc"
+    TCP = "tcp"  # bytes only: no load balancer, no HTTP health check
 
 
 @dataclass(frozen=True)
 class MigrationStep:
-    state: str
+    state: MigrationState
     ecs_percent: int
     stickiness_seconds: int | None
     source: CatalogPath | None
 
     @classmethod
     def from_catalog(cls, raw: Any, source: CatalogPath) -> "MigrationStep":
-        if raw == "ecs":
-            return cls(ON_ECS, 100, None, source)
+        if raw == MigrationState.ECS:
+            return cls(MigrationState.ECS, 100, None, source)
         if isinstance(raw, dict):
-            return cls(SPLIT, raw["ecs_percent"], raw.get("stickiness_seconds"), source)
-        return cls(SPLIT, raw, None, source)
+            return cls(MigrationState.SPLIT, raw["ecs_percent"], raw.get("stickiness_seconds"), source)
+        return cls(MigrationState.SPLIT, raw, None, source)
 
 
 @dataclass(frozen=True)
@@ -303,8 +324,8 @@ class Edge:
     price_class: str
 
 
-NOT_MIGRATED = MigrationStep(ON_KUBERNETES, 0, None, None)
-FULLY_ON_ECS = MigrationStep(ON_ECS, 100, None, None)
+NOT_MIGRATED = MigrationStep(MigrationState.KUBERNETES, 0, None, None)
+FULLY_ON_ECS = MigrationStep(MigrationState.ECS, 100, None, None)
 
 
 @dataclass(frozen=True)
@@ -334,7 +355,7 @@ class Environment:
     tags: tuple[tuple[str, str], ...]
     legacy: Legacy | None
     migration: tuple[tuple[str, MigrationStep], ...]
-    dns: tuple[tuple[str, str], ...]
+    dns: tuple[tuple[str, DnsTarget], ...]
     edge: Edge | None
     source: CatalogPath
 
@@ -345,14 +366,14 @@ class Environment:
             return FULLY_ON_ECS
         return dict(self.migration).get(service, NOT_MIGRATED)
 
-    def dns_mode(self, label: str) -> str:
+    def dns_mode(self, label: str) -> DnsTarget:
         """Where the host's record points: `alb`, `edge` (CloudFront), `legacy`, or `unmanaged` (left alone).
         Unnamed hosts never move by surprise: `unmanaged` while a legacy side exists."""
         if label in dict(self.dns):
             return dict(self.dns)[label]
         if self.legacy:
-            return "unmanaged"
-        return "edge" if self.edge else "alb"
+            return DnsTarget.UNMANAGED
+        return DnsTarget.EDGE if self.edge else DnsTarget.ALB
 
     @property
     def origin_host(self) -> str:
@@ -500,9 +521,9 @@ def _build_service(
         sizing_source = (*source, "resources")
     sizing = Sizing(**{**data["sizing"][sizing_name], **raw.get("resources", {})})
     port = raw.get("port")
-    protocol = raw.get("protocol", "http")
+    protocol = Protocol(raw.get("protocol", Protocol.HTTP))
     # A tcp service is not spoken to over HTTP: no load-balancer health check, no wget of a path.
-    default_health_check_path = {"grpc": GRPC_HEALTH_CHECK_PATH, "tcp": None}.get(protocol, health_check_default)
+    default_health_check_path = {Protocol.GRPC: GRPC_HEALTH_CHECK_PATH, Protocol.TCP: None}.get(protocol, health_check_default)
     return Service(
         name=name,
         short_name=raw.get("short_name", name),
@@ -646,7 +667,7 @@ def _build_environment(name: str, raw: dict[str, Any]) -> Environment:
             (service, MigrationStep.from_catalog(step, ("environments", name, "migration", service)))
             for service, step in sorted(raw.get("migration", {}).items())
         ),
-        dns=tuple(sorted(raw.get("dns", {}).items())),
+        dns=tuple(sorted((label, DnsTarget(target)) for label, target in raw.get("dns", {}).items())),
         edge=_build_edge(raw),
         source=("environments", name),
     )
@@ -889,7 +910,7 @@ class Deployment:
             return ()
         labels = {label for svc in self.internal_services for route in svc.service.routes for label in route.host_labels}
         return tuple(sorted(_qualify(label, self.environment.domain) for label in labels
-                            if not label.startswith("*") and self.environment.dns_mode(label) != "unmanaged"))
+                            if not label.startswith("*") and self.environment.dns_mode(label) != DnsTarget.UNMANAGED))
 
     @property
     def scheduled_tasks(self) -> tuple["DeployedScheduledTask", ...]:
@@ -928,7 +949,7 @@ class Deployment:
         this environment manages: every routed host without a legacy side; with one, those the catalog names."""
         return tuple(sorted(
             (_qualify(label, self.environment.domain), self.environment.dns_mode(label)) for label in self.host_labels
-            if not label.startswith("*") and self.environment.dns_mode(label) != "unmanaged"
+            if not label.startswith("*") and self.environment.dns_mode(label) != DnsTarget.UNMANAGED
         ))
 
     @property
@@ -947,7 +968,7 @@ class Deployment:
         host is `edge` or `legacy`. Until then it stays open, so moving hosts one by one never cuts one off."""
         if self.environment.edge is None:
             return False
-        return all(self.environment.dns_mode(label) in ("edge", "legacy") for label in self.host_labels)
+        return all(self.environment.dns_mode(label) in (DnsTarget.EDGE, DnsTarget.LEGACY) for label in self.host_labels)
 
     @property
     def ci_github_subject(self) -> str | None:
@@ -966,7 +987,7 @@ class Deployment:
         env_names = EnvironmentNames(catalog.platform.name, environment.name)
         enabled = tuple(service for service in (each.in_environment(environment.name) for each in catalog.services)
                         if service is not None)
-        on_ecs = [service for service in enabled if environment.step_of(service.name).state != ON_KUBERNETES]
+        on_ecs = [service for service in enabled if environment.step_of(service.name).state != MigrationState.KUBERNETES]
         callers: dict[str, list[str]] = {service.name: [] for service in on_ecs}
         for service in on_ecs:
             for callee in service.calls:
@@ -975,7 +996,7 @@ class Deployment:
         platform = catalog.platform
         ports = {service.name: service.port for service in catalog.services}
         # Service Connect proxies HTTP, HTTP/2 and gRPC as http://; a tcp callee's bytes pass unread.
-        url_schemes = {service.name: "tcp" if service.protocol == "tcp" else "http" for service in catalog.services}
+        url_schemes = {service.name: "tcp" if service.protocol == Protocol.TCP else "http" for service in catalog.services}
 
         def rules_of(service: Service) -> tuple[ListenerRule, ...]:
             return tuple(
@@ -991,13 +1012,13 @@ class Deployment:
         def callee_url(callee: str) -> tuple[str, str, bool] | None:
             """(variable, URL, through the legacy ingress?) for a call to `callee`."""
             step = environment.step_of(callee)
-            if step.state == ON_ECS or (step.state == SPLIT and step.ecs_percent == 100):
+            if step.state == MigrationState.ECS or (step.state == MigrationState.SPLIT and step.ecs_percent == 100):
                 return url_variable(callee), f"{url_schemes[callee]}://{callee}:{ports[callee]}", False
             legacy_url = environment.legacy.url_of(callee) if environment.legacy else None
             return None if legacy_url is None else (url_variable(callee), legacy_url, True)
 
         def traffic_of(step: MigrationStep) -> Traffic | None:
-            if step.state != SPLIT:
+            if step.state != MigrationState.SPLIT:
                 return None
             return Traffic(step.ecs_percent, 100 - step.ecs_percent, step.stickiness_seconds)
 
@@ -1048,7 +1069,7 @@ class Deployment:
         # must not reach it, and Kubernetes keeps serving it inside the cluster.
         legacy_routes = tuple(
             LegacyRoute(service.name, rule)
-            for service in enabled if environment.step_of(service.name).state == ON_KUBERNETES and not service.internal
+            for service in enabled if environment.step_of(service.name).state == MigrationState.KUBERNETES and not service.internal
             for rule in rules_of(service)
         )
         return cls(catalog=catalog, environment=environment, names=env_names, services=tuple(deployed),

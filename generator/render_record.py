@@ -50,7 +50,7 @@ def record_text(deployment: Deployment) -> str:
     services = {
         svc.name: {
             "port": svc.service.port,
-            "protocol": svc.service.protocol,
+            "protocol": str(svc.service.protocol),
             "load_balancer": svc.load_balancer_module if svc.service.load_balanced else None,
             "ecs_percent": svc.traffic.ecs_weight if svc.traffic else 100,
         }
@@ -59,7 +59,7 @@ def record_text(deployment: Deployment) -> str:
     record = {
         "generator_version": VERSION,
         "services": services,
-        "dns_records": dict(deployment.dns_records),
+        "dns_records": {host: str(target) for host, target in deployment.dns_records},
         "legacy_ingress": deployment.environment.legacy is not None,
     }
     return (f"{GENERATED_MARKER}\n# What the next `render` compares the catalog with (generator/render_record.py).\n"

@@ -24,7 +24,8 @@ from generator.quota_checks import quota_problems
 from generator.paths import SCHEMAS_DIR
 from generator.errors import CatalogError, CatalogPath, Problem
 from generator.loader import LoadedCatalog
-from generator.model import SPLIT, Catalog, Deployment, Environment, ListenerRule, Service, build_catalog, url_variable
+from generator.model import (Catalog, Deployment, DnsTarget, Environment, ListenerRule, MigrationState, Service,
+                             build_catalog, url_variable)
 
 SCHEMA_PATH = SCHEMAS_DIR / "catalog.schema.json"
 
@@ -422,10 +423,10 @@ def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pro
         if environment.dns and environment.dns_zone is None:
             yield loaded.problem((*where, "dns"), "`dns` needs `dns_zone`: records can only be managed in a zone")
         for label, mode in environment.dns:
-            if mode == "legacy" and (legacy is None or legacy.ingress.dns_alias_name is None):
+            if mode == DnsTarget.LEGACY and (legacy is None or legacy.ingress.dns_alias_name is None):
                 yield loaded.problem((*where, "dns", label), "`legacy` points the host at the Kubernetes ingress, which "
                                                              "needs `legacy.ingress.dns_alias` (its DNS name and zone id)")
-            if mode == "edge" and environment.edge is None:
+            if mode == DnsTarget.EDGE and environment.edge is None:
                 yield loaded.problem((*where, "dns", label), "`edge` points the host at CloudFront, which needs "
                                                              f"environments.{environment.name}.edge")
             if label not in labels:
@@ -440,16 +441,16 @@ def _migration_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Pro
             elif services[name].in_environment(environment.name) is None:
                 yield loaded.problem((*where, "migration", name), f"{name!r} is left out of {environment.name!r} "
                                      f"(services.{name}.overrides.{environment.name}.enabled: false); remove it here")
-            elif services[name].internal and step.state == SPLIT:
+            elif services[name].internal and step.state == MigrationState.SPLIT:
                 yield loaded.problem((*where, "migration", name),
                                      f"{name!r} is internal: its rules live on the internal load balancer, which "
                                      "cannot forward to the Kubernetes ingress's target group (a target group belongs "
                                      "to one load balancer). Move it at once with `ecs`")
         for label, mode in environment.dns:
-            if mode == "edge" and label in internal_labels:
+            if mode == DnsTarget.EDGE and label in internal_labels:
                 yield loaded.problem((*where, "dns", label), f"{label!r} is a host of an internal service; CloudFront "
                                                              "cannot reach the internal load balancer: use `alb`")
-            if mode == "legacy" and label in internal_labels:
+            if mode == DnsTarget.LEGACY and label in internal_labels:
                 yield loaded.problem((*where, "dns", label), f"{label!r} is a host of an internal service: its record "
                                                              "aliases the internal load balancer whatever `dns` says, "
                                                              "so `legacy` would be ignored; use `alb`, or leave the host "
