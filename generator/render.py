@@ -25,7 +25,7 @@ from generator.paths import TEMPLATES_DIR
 from generator.version import GENERATED_MARKER, RENDER_RECORD, VERSION
 from generator.workflows import WORKFLOWS_DIR, plan_workflows
 
-MODULES = ("alb", "ecs-cluster", "ecs-service", "edge", "iam", "scheduled-task", "security-groups")
+MODULES = ("alb", "ecs-cluster", "ecs-service", "edge", "iam", "scheduled-task", "security-groups", "waf-web-acl")
 # Modules that need more than the one default provider have their own versions.tf.
 MODULES_WITH_OWN_VERSIONS = ("edge",)
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf")
@@ -148,6 +148,9 @@ MODULE_PURPOSES = {
     "iam": "Execution and task roles per service (design 7.2) and the CI/CD deploy role (OIDC or IAM principals).",
     "scheduled-task": "A task EventBridge Scheduler runs on a cron or rate expression (a Kubernetes CronJob): task "
                       "definition, its execution, task and scheduler roles, security group, log group and schedule.",
+    "waf-web-acl": "A WAF web ACL (design 1.1) with the platform's rules (the AWS common and known-bad-inputs rule "
+                   "groups; behind CloudFront, the origin header and the cluster's IP set) and its logs; used by `alb` "
+                   "(REGIONAL) and `edge` (CLOUDFRONT).",
     "security-groups": "Security groups (design 7.1): ALB, one per service, and the rules to the existing data stores.",
 }
 

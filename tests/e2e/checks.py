@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from catalog_expectations import (expected_autoscaling, expected_capacity, expected_health_path, expected_sizing,
-                                  raw_catalog, scheduled_task_in, service_in, services_in)
+                                  raw_catalog, scheduled_task_in, service_in, services_in, services_on_ecs)
 from generator.model import Deployment
 from harness import EDGE_REGION, ORIGIN_VERIFY_VALUE, client, pagerduty_endpoint
 
@@ -99,6 +99,14 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
             cluster=names.cluster, services=[s.name for s in deployment.services][start:start + 10]
         )["services"]
     by_name = {service["serviceName"]: service for service in services}
+    # Which services run on ECS comes from the catalog file (overrides, `enabled`, `migration`), not the
+    # model: a model that drops or adds a service fails here.
+    running: list[str] = []
+    for page in world.ecs.get_paginator("list_services").paginate(cluster=names.cluster):
+        running += [arn.rsplit("/", 1)[-1] for arn in page["serviceArns"]]
+    expected_on_ecs = services_on_ecs(raw, raw["environments"][env.name])
+    assert sorted(running) == sorted(expected_on_ecs), (sorted(running), sorted(expected_on_ecs))
+    facts += 1
     for svc in deployment.services:
         model = svc.service
         # Expectations from the catalog file (its overrides for this environment applied by the tests'
@@ -256,8 +264,8 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
     facts += _assert_iam(world, deployment)
 
     log_groups = {g["logGroupName"]: g for g in world.logs.describe_log_groups(logGroupNamePrefix=f"/ecs/{names.prefix}/")["logGroups"]}
-    for svc in deployment.services:
-        assert log_groups[svc.names.log_group]["retentionInDays"] == env.log_retention_days
+    for name in expected_on_ecs:  # design 8.1: /ecs/<platform>-<environment>/<service>
+        assert log_groups[f"/ecs/{raw['platform']['name']}-{env.name}/{name}"]["retentionInDays"] == env.log_retention_days
     assert log_groups[names.execute_command_log_group]["retentionInDays"] == env.log_retention_days
     facts += len(deployment.services) + 1
 

@@ -241,152 +241,40 @@ resource "aws_wafv2_ip_set" "origin_verify_exempt" {
   tags = var.tags
 }
 
-resource "aws_wafv2_web_acl" "this" {
-  name  = var.web_acl_name
-  scope = "REGIONAL"
+module "waf" {
+  source = "../waf-web-acl"
 
-  default_action {
-    allow {}
-  }
-
-  # Behind CloudFront only: the security group admits any CloudFront
-  # distribution's addresses; the secret header admits only this one.
-  dynamic "rule" {
-    for_each = aws_wafv2_ip_set.origin_verify_exempt
-
-    content {
-      name     = "allow-kubernetes-cluster"
-      priority = 1
-
-      action {
-        allow {}
-      }
-
-      statement {
-        ip_set_reference_statement {
-          arn = rule.value.arn
-        }
-      }
-
-      visibility_config {
-        cloudwatch_metrics_enabled = true
-        metric_name                = "allow-kubernetes-cluster"
-        sampled_requests_enabled   = true
-      }
-    }
-  }
-
-  dynamic "rule" {
-    for_each = data.aws_secretsmanager_secret_version.origin_verify
-
-    content {
-      name     = "block-without-origin-header"
-      priority = 2
-
-      action {
-        block {}
-      }
-
-      statement {
-        not_statement {
-          statement {
-            byte_match_statement {
-              search_string         = rule.value.secret_string
-              positional_constraint = "EXACTLY"
-
-              field_to_match {
-                single_header {
-                  name = "x-origin-verify"
-                }
-              }
-
-              text_transformation {
-                priority = 0
-                type     = "NONE"
-              }
-            }
-          }
-        }
-      }
-
-      visibility_config {
-        cloudwatch_metrics_enabled = true
-        metric_name                = "block-without-origin-header"
-        sampled_requests_enabled   = true
-      }
-    }
-  }
-
-  rule {
-    name     = "aws-common-rule-set"
-    priority = 10
-
-    override_action {
-      none {}
-    }
-
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesCommonRuleSet"
-        vendor_name = "AWS"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "aws-common-rule-set"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  rule {
-    name     = "aws-known-bad-inputs"
-    priority = 20
-
-    override_action {
-      none {}
-    }
-
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesKnownBadInputsRuleSet"
-        vendor_name = "AWS"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "aws-known-bad-inputs"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  visibility_config {
-    cloudwatch_metrics_enabled = true
-    metric_name                = var.web_acl_name
-    sampled_requests_enabled   = true
-  }
+  name                  = var.web_acl_name
+  scope                 = "REGIONAL"
+  allowed_ip_set_arns   = aws_wafv2_ip_set.origin_verify_exempt[*].arn
+  require_origin_header = var.origin_verify_secret_name != null
+  origin_header_value   = one(data.aws_secretsmanager_secret_version.origin_verify[*].secret_string)
+  log_group_name        = var.waf_log_group_name
+  log_retention_days    = var.log_retention_days
+  kms_key_arn           = var.kms_key_arn
 
   tags = var.tags
 }
 
-resource "aws_cloudwatch_log_group" "waf" {
-  #checkov:skip=CKV_AWS_338:Retention follows the design (section 8.1): 30 days in dev, 90 days in prod.
-  name              = var.waf_log_group_name
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
-
-  tags = var.tags
+# Before 0.8.0 the web ACL and its logs were resources of this module.
+moved {
+  from = aws_wafv2_web_acl.this
+  to   = module.waf.aws_wafv2_web_acl.this
 }
 
-resource "aws_wafv2_web_acl_logging_configuration" "this" {
-  log_destination_configs = [aws_cloudwatch_log_group.waf.arn]
-  resource_arn            = aws_wafv2_web_acl.this.arn
+moved {
+  from = aws_cloudwatch_log_group.waf
+  to   = module.waf.aws_cloudwatch_log_group.waf
+}
+
+moved {
+  from = aws_wafv2_web_acl_logging_configuration.this
+  to   = module.waf.aws_wafv2_web_acl_logging_configuration.this
 }
 
 resource "aws_wafv2_web_acl_association" "this" {
   resource_arn = aws_lb.this.arn
-  web_acl_arn  = aws_wafv2_web_acl.this.arn
+  web_acl_arn  = module.waf.arn
 }
 
 ################################################################################

@@ -23,7 +23,7 @@ output "https_listener_arn" {
 
 output "web_acl_arn" {
   description = "ARN of the WAF web ACL attached to the load balancer."
-  value       = aws_wafv2_web_acl.this.arn
+  value       = module.waf.arn
 }
 
 output "legacy_target_group_arn" {

@@ -44,7 +44,7 @@ resource "aws_cloudfront_distribution" "this" {
   price_class     = var.price_class
   http_version    = "http2and3"
   is_ipv6_enabled = true
-  web_acl_id      = aws_wafv2_web_acl.this.arn
+  web_acl_id      = module.waf.arn
 
   origin {
     origin_id   = "load-balancer"
@@ -95,83 +95,34 @@ resource "aws_cloudfront_distribution" "this" {
 # WAF for CloudFront: scope CLOUDFRONT, which exists only in us-east-1
 ################################################################################
 
-resource "aws_wafv2_web_acl" "this" {
-  provider = aws.us_east_1
+module "waf" {
+  source = "../waf-web-acl"
 
-  name  = var.web_acl_name
-  scope = "CLOUDFRONT"
-
-  default_action {
-    allow {}
+  providers = {
+    aws = aws.us_east_1
   }
 
-  rule {
-    name     = "aws-common-rule-set"
-    priority = 10
-
-    override_action {
-      none {}
-    }
-
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesCommonRuleSet"
-        vendor_name = "AWS"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "aws-common-rule-set"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  rule {
-    name     = "aws-known-bad-inputs"
-    priority = 20
-
-    override_action {
-      none {}
-    }
-
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesKnownBadInputsRuleSet"
-        vendor_name = "AWS"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "aws-known-bad-inputs"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  visibility_config {
-    cloudwatch_metrics_enabled = true
-    metric_name                = var.web_acl_name
-    sampled_requests_enabled   = true
-  }
+  name               = var.web_acl_name
+  scope              = "CLOUDFRONT"
+  log_group_name     = var.waf_log_group_name
+  log_retention_days = var.log_retention_days
+  kms_key_arn        = null # the environment's key is in its own region
 
   tags = var.tags
 }
 
-resource "aws_cloudwatch_log_group" "waf" {
-  #checkov:skip=CKV_AWS_158:The environment's KMS key lives in its own region; a us-east-1 log group cannot use it. CloudWatch encrypts these logs with its own key.
-  #checkov:skip=CKV_AWS_338:Retention follows the environment's log retention (design section 8.1).
-  provider = aws.us_east_1
-
-  name              = var.waf_log_group_name
-  retention_in_days = var.log_retention_days
-
-  tags = var.tags
+# Before 0.8.0 the web ACL and its logs were resources of this module.
+moved {
+  from = aws_wafv2_web_acl.this
+  to   = module.waf.aws_wafv2_web_acl.this
 }
 
-resource "aws_wafv2_web_acl_logging_configuration" "this" {
-  provider = aws.us_east_1
+moved {
+  from = aws_cloudwatch_log_group.waf
+  to   = module.waf.aws_cloudwatch_log_group.waf
+}
 
-  log_destination_configs = [aws_cloudwatch_log_group.waf.arn]
-  resource_arn            = aws_wafv2_web_acl.this.arn
+moved {
+  from = aws_wafv2_web_acl_logging_configuration.this
+  to   = module.waf.aws_wafv2_web_acl_logging_configuration.this
 }

@@ -18,5 +18,5 @@ output "distribution_id" {
 
 output "web_acl_arn" {
   description = "ARN of the CLOUDFRONT-scope WAF web ACL."
-  value       = aws_wafv2_web_acl.this.arn
+  value       = module.waf.arn
 }
