@@ -12,6 +12,7 @@ subprocess. The tests hold the result to `terraform fmt -check`.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # `name = value` where the name is an identifier or a plain quoted key, and the value
 # holds no template interpolation: the common case, decided without a character scan.
@@ -24,6 +25,7 @@ _NOT_ASSIGNMENT_AFTER = "=>"  # `==` and `=>` are operators, not assignment
 _NOT_ASSIGNMENT_BEFORE = "=!<>"
 
 
+@lru_cache(maxsize=1 << 16)  # most lines repeat across services (`kms_key_arn = module.cluster.kms_key_arn`)
 def _split_assignment(line: str) -> tuple[str, str] | None:
     """(name part, value part) of a one-line `name = value`, else None."""
     if "=" not in line:
@@ -32,7 +34,8 @@ def _split_assignment(line: str) -> tuple[str, str] | None:
     if simple and "${" not in simple.group(2):
         code = _STRING.sub('""', simple.group(2)).split("#", 1)[0]
         if '"' not in code.replace('""', ""):
-            depth = sum(code.count(c) for c in _OPENING) - sum(code.count(c) for c in _CLOSING)
+            depth = (code.count("{") + code.count("[") + code.count("(")
+                     - code.count("}") - code.count("]") - code.count(")"))
             return (simple.group(1), simple.group(2)) if depth == 0 else None
     return _scan_assignment(line)
 
@@ -82,22 +85,27 @@ def _scan_assignment(line: str) -> tuple[str, str] | None:
     return line[:equals_at].rstrip(), line[equals_at + 1:].lstrip()
 
 
+def _flush(run: list[tuple[str, str]], output: list[str]) -> None:
+    if len(run) == 1:
+        name, value = run[0]
+        output.append(f"{name} = {value}")
+    else:
+        width = max([len(name) for name, _ in run])
+        output.extend([f"{name.ljust(width)} = {value}" for name, value in run])
+    run.clear()
+
+
 def align_assignments(text: str) -> str:
-    lines = text.split("\n")
     output: list[str] = []
     run: list[tuple[str, str]] = []
-
-    def flush() -> None:
-        width = max((len(name) for name, _ in run), default=0)
-        output.extend(f"{name.ljust(width)} = {value}" for name, value in run)
-        run.clear()
-
-    for line in lines:
-        parts = _split_assignment(line)
+    for line in text.split("\n"):
+        parts = _split_assignment(line) if "=" in line else None
         if parts is None:
-            flush()
+            if run:
+                _flush(run, output)
             output.append(line)
         else:
             run.append(parts)
-    flush()
+    if run:
+        _flush(run, output)
     return "\n".join(output)

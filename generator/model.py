@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -408,9 +408,17 @@ class Catalog:
     services: tuple[Service, ...]
     environments: tuple[Environment, ...]
     scheduled_tasks: tuple[ScheduledTask, ...] = ()
+    # Deployments already built, by environment name (with the Environment they were built from): validate,
+    # quota checks, change warnings and render each ask for every environment's.
+    _deployments: dict[str, tuple[Environment, "Deployment"]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def deployment(self, environment: Environment) -> "Deployment":
-        return Deployment.build(self, environment)
+        cached = self._deployments.get(environment.name)
+        if cached is None or cached[0] is not environment:
+            cached = (environment, Deployment.build(self, environment))
+            self._deployments[environment.name] = cached
+        return cached[1]
 
     @property
     def image_repositories(self) -> tuple[str, ...]:

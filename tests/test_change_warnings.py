@@ -131,7 +131,8 @@ def test_an_unreadable_record_is_said_not_a_traceback(cli: Any, tmp_path: Path) 
     out = tmp_path / "out"
     assert cli("render", "--catalog", write_yaml(tmp_path / "catalog.yaml", data), "--out", out).exit_code == 0
     record = out / "environments" / "live" / RECORD_FILE
-    record.write_text(record.read_text().replace("services:", "services: [", 1))
+    text = record.read_text()
+    record.write_text(text[: len(text) // 2])  # cut short, as a disk filling up would leave it
     second = cli("render", "--catalog", write_yaml(tmp_path / "catalog.yaml", data), "--out", out)
     assert second.exit_code == 0, second.output
     assert ("warning: environments/live: the previous render cannot be read, so this render cannot say what the next "
