@@ -67,10 +67,10 @@ diagrams: $(BIN)/.installed $(MERMAID_DIR)/.installed  ## Render every README di
 		$${TMPDIR:-/tmp}/platform-diagrams $(OUT)/environments/*/README.md tests/fixtures/golden/environments/*/README.md
 
 golden: $(BIN)/.installed  ## Refresh the module READMEs, the golden tree and the imported catalogs after an intended change
-	$(BIN)/python -m generator.module_docs
+	$(BIN)/python -m generator.render.module_docs
 	$(BIN)/python -m generator render --catalog tests/fixtures/orbit.yaml --out tests/fixtures/golden
 	$(BIN)/python -m generator import --platform shop --env prod --out tests/fixtures/k8s/shop-kubectl/catalog.yaml tests/fixtures/k8s/shop-kubectl/list.yaml 2>/dev/null
-	$(BIN)/python -m generator.reference > docs/catalog-reference.md
+	$(BIN)/python -m generator.catalog.reference > docs/catalog-reference.md
 	$(BIN)/python -m generator import --platform books --env prod --out tests/fixtures/k8s/bookstore/catalog.yaml \
 		--report tests/fixtures/k8s/bookstore/report.md tests/fixtures/k8s/bookstore/manifests 2>/dev/null
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.changes import replacement_warnings
-from generator.loader import load_catalog
-from generator.model import Catalog
-from generator.output import TreeDiff, write_tree
-from generator.render import render_catalog
-from generator.validate import check_catalog
+from generator.render.changes import replacement_warnings
+from generator.catalog.loader import load_catalog
+from generator.catalog.model import Catalog
+from generator.render.output import TreeDiff, write_tree
+from generator.render.tree import render_catalog
+from generator.catalog.validate import check_catalog
 
 
 def validate(catalog_path: Path) -> Catalog:
@@ -21,7 +21,7 @@ def render(catalog_path: Path, out_dir: Path, check: bool = False, warnings: lis
     """Render a catalog into `out_dir` (or, with `check`, report what would change).
 
     `warnings`, when given, receives one line per service whose next apply replaces or
-    deletes something that carries traffic (see generator/changes.py)."""
+    deletes something that carries traffic (see generator/render/changes.py)."""
     catalog = validate(catalog_path)
     if warnings is not None:
         warnings.extend(replacement_warnings(catalog, out_dir))

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from generator import __version__, api
-from generator.model import Catalog, Environment
+from generator.catalog.model import Catalog, Environment
 
 CATALOG_OPTION = click.option(
     "--catalog",
@@ -87,7 +87,7 @@ def migration_plan(catalog_path: Path, environment_name: str, as_json: bool) -> 
     """Waves in which services move from Kubernetes to ECS, with each one's share and next step."""
     import json
 
-    from generator import migration
+    from generator.operate import migration
 
     catalog = api.validate(catalog_path)
     environment = _environment(catalog, environment_name)
@@ -104,7 +104,7 @@ def migration_plan(catalog_path: Path, environment_name: str, as_json: bool) -> 
 @click.option("--service", "service_name", default=None, help="Check one service; default: every service on ECS there.")
 def migration_check(catalog_path: Path, environment_name: str, service_name: str | None) -> None:
     """Check in AWS that a service may take its next migration step: tasks, targets, alarms, secrets, image."""
-    from generator import migration_check as checks
+    from generator.operate import migration_check as checks
 
     catalog = api.validate(catalog_path)
     environment = _environment(catalog, environment_name)
@@ -124,10 +124,10 @@ def migration_check(catalog_path: Path, environment_name: str, service_name: str
 
 
 def _talking_to_aws() -> Any:
-    """One line and exit 4 instead of a traceback when AWS cannot be used (see generator/aws.py)."""
+    """One line and exit 4 instead of a traceback when AWS cannot be used (see generator/operate/aws.py)."""
     import contextlib
 
-    from generator import aws
+    from generator.operate import aws
 
     stack = contextlib.ExitStack()
     stack.enter_context(aws.errors())
@@ -146,7 +146,7 @@ def preflight_command(catalog_path: Path, environment_name: str, as_json: bool) 
     failed; 4 AWS could not be used."""
     import json
 
-    from generator import aws, preflight
+    from generator.operate import aws, preflight
 
     catalog = api.validate(catalog_path)
     deployment = catalog.deployment(_environment(catalog, environment_name))
@@ -170,7 +170,7 @@ TIMEOUT_OPTION = click.option("--timeout", type=click.IntRange(1, 86400), defaul
 def _deployer(catalog_path: Path, environment_name: str, service_name: str | None = None) -> "Any":
     """The deployer of an environment; None (after saying so) when `service_name` is left out of it, so a
     pipeline that deploys every service through every environment passes over that one (exit 0)."""
-    from generator import aws, deploy
+    from generator.operate import aws, deploy
 
     catalog = api.validate(catalog_path)
     environment = _environment(catalog, environment_name)
@@ -250,7 +250,7 @@ def cost_command(catalog_path: Path, environment_name: str, as_json: bool, price
     """Monthly cost at minimum and maximum tasks, per service and in total, and what Spot saves."""
     import json
 
-    from generator import cost
+    from generator.catalog import cost
 
     catalog = api.validate(catalog_path)
     deployment = catalog.deployment(_environment(catalog, environment_name))
@@ -277,7 +277,7 @@ def import_command(platform_name: str, out_path: Path, environment_name: str, re
     The catalog is checked before it is written. What could not be mapped, or was mapped by a guess, is
     listed on stderr, at the top of the catalog and in the report. Exit 1 when the manifests cannot be read
     (nothing written) or the catalog written does not validate yet (the problems are listed)."""
-    from generator import import_report, importer
+    from generator.kube import report as import_report, importer
 
     try:
         result = importer.import_manifests(manifests, platform_name, environment_name)

@@ -14,4 +14,5 @@ def _located(name: str) -> Path:
 
 
 TEMPLATES_DIR = _located("templates")
+DATA_DIR = _PACKAGE / "data"  # inside the package in a checkout too
 SCHEMAS_DIR = _located("schemas")

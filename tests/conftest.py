@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from generator.cli import main
-from generator.loader import load_catalog
+from generator.catalog.loader import load_catalog
 
 REPO = Path(__file__).resolve().parent.parent
 NEXUS_CATALOG = REPO / "catalog" / "nexus.yaml"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import orbit_data, write_yaml
-from generator.render_record import RECORD_FILE
+from generator.render.record import RECORD_FILE
 
 
 @pytest.fixture(params=["record", "hcl-before-0.8.0"])

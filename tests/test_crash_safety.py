@@ -20,8 +20,8 @@ import yaml
 
 from conftest import ORBIT_CATALOG
 from generator import api
-from generator.output import TEMPORARY_INFIX, write_tree
-from generator.render import render_catalog
+from generator.render.output import TEMPORARY_INFIX, write_tree
+from generator.render.tree import render_catalog
 
 SEED = int(os.environ.get("CRASH_SEED", "20261129"))
 KILLS = int(os.environ.get("CRASH_KILLS", "300"))

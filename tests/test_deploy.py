@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from conftest import ORBIT_CATALOG, orbit_data, write_yaml
 from generator import api
-from generator.deploy import Deployer, DeployError, GateRefused, parse_image
+from generator.operate.deploy import Deployer, DeployError, GateRefused, parse_image
 
 REGISTRY = "210987654321.dkr.ecr.eu-west-1.amazonaws.com"  # tests/fixtures/orbit.yaml
 DIGEST_NEW = "sha256:" + "b" * 64

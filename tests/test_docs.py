@@ -89,7 +89,7 @@ def test_module_readme_lists_every_variable_and_output(module: str) -> None:
 
 
 def test_the_committed_module_readmes_are_current() -> None:
-    from generator.module_docs import module_readmes
+    from generator.render.module_docs import module_readmes
     from generator.paths import TEMPLATES_DIR
 
     for module, text in module_readmes().items():

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from conftest import NEXUS_CATALOG, ORBIT_CATALOG, nexus_data, orbit_data
 from generator.errors import CatalogError
-from generator.loader import parse_catalog_text
-from generator.render import render_catalog
-from generator.validate import check_catalog
+from generator.catalog.loader import parse_catalog_text
+from generator.render.tree import render_catalog
+from generator.catalog.validate import check_catalog
 
 BASES = [nexus_data(), orbit_data()]
 TEXTS = [NEXUS_CATALOG.read_text(), ORBIT_CATALOG.read_text()]

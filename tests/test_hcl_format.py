@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from conftest import terraform_path
-from generator.hcl_format import align_assignments
+from generator.render.hcl_format import align_assignments
 
 SNIPPET = """\
 locals {

@@ -18,7 +18,7 @@ import pytest
 from conftest import orbit_data, run_terraform, terraform_path, write_yaml
 from generator import api
 from generator.errors import CatalogError
-from generator.hcl import quote
+from generator.render.hcl import quote
 from hcl_reading import blocks, literal, load
 
 PAYLOADS = [

@@ -11,8 +11,8 @@ import yaml
 
 from conftest import ORBIT_CATALOG
 from generator import api
-from generator.aws import AwsError
-from generator.migration_check import run_checks
+from generator.operate.aws import AwsError
+from generator.operate.migration_check import run_checks
 
 
 def _error(code: str) -> Exception:

@@ -14,8 +14,8 @@ import pytest
 
 from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG, REPO, run_terraform, snapshot_tree
 from generator import api
-from generator.output import diff_files, read_tree
-from generator.render import GENERATED_MARKER
+from generator.render.output import diff_files, read_tree
+from generator.render.tree import GENERATED_MARKER
 
 GENERATED_MARKER_LINE = GENERATED_MARKER + "\n"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from generator import api, render
+from generator import api
+from generator.render import tree as render
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
 from synthetic_catalog import catalog  # noqa: E402

@@ -11,8 +11,8 @@ import pytest
 
 from conftest import ORBIT_CATALOG
 from generator import api
-from generator.preflight import _log_delivery_allowed, needs
-from generator.validate import certificate_names_cover
+from generator.operate.preflight import _log_delivery_allowed, needs
+from generator.catalog.validate import certificate_names_cover
 
 
 @pytest.mark.parametrize("names, host, valid", [

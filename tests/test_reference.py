@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from conftest import REPO
-from generator.reference import catalog_reference
+from generator.catalog.reference import catalog_reference
 
 
 def test_the_committed_reference_is_current() -> None:

@@ -14,7 +14,7 @@ import yaml
 
 from conftest import NEXUS_CATALOG, ORBIT_CATALOG, REPO
 from generator import api
-from generator.render import render_catalog
+from generator.render.tree import render_catalog
 
 SCHEMA = json.loads((REPO / "schemas" / "catalog.schema.json").read_text())
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import NEXUS_CATALOG, ORBIT_CATALOG, nexus_data, write_yaml
 from generator import api
 from generator.errors import CatalogError
-from generator.validate import fargate_memory_problem
+from generator.catalog.validate import fargate_memory_problem
 
 
 def problems_of(tmp_path: Path, data: dict[str, Any]) -> list[str]:

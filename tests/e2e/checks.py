@@ -10,7 +10,7 @@ from typing import Any
 
 from catalog_expectations import (expected_autoscaling, expected_capacity, expected_health_path, expected_sizing,
                                   raw_catalog, scheduled_task_in, service_in, services_in, services_on_ecs)
-from generator.model import Deployment
+from generator.catalog.model import Deployment
 from harness import EDGE_REGION, ORIGIN_VERIFY_VALUE, client, pagerduty_endpoint
 
 # Actions that have no resource-level permissions in IAM, so `Resource: "*"` is the only option.

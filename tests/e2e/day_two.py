@@ -18,8 +18,8 @@ import yaml
 from change_safety import Edit, PlanSummary, load_plan_json, summarise_plan
 from checks import World, assert_applied_world_matches
 from generator import api
-from generator.loader import load_catalog
-from generator.model import Deployment
+from generator.catalog.loader import load_catalog
+from generator.catalog.model import Deployment
 from harness import terraform
 
 PARALLELISM = "-parallelism=4"

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 import boto3
 
-from generator.model import Deployment
+from generator.catalog.model import Deployment
 
 HERE = Path(__file__).resolve().parent
 ENDPOINT_SERVICES = (

@@ -10,9 +10,9 @@ IAM = "templates/modules/iam/main.tf.j2"
 ALB = "templates/modules/alb/main.tf.j2"
 CLUSTER = "templates/modules/ecs-cluster/main.tf.j2"
 ROOT_SERVICES = "templates/environment/services.tf.j2"
-MODEL = "generator/model.py"
-DEPLOY = "generator/deploy.py"
-NAMING = "generator/naming.py"
+MODEL = "generator/catalog/model.py"
+DEPLOY = "generator/operate/deploy.py"
+NAMING = "generator/catalog/naming.py"
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,12 @@ from typing import Any, Iterator
 import jsonschema
 from jsonschema import Draft202012Validator
 
-from generator import naming
-from generator.quota_checks import quota_problems
+from generator.catalog import naming
+from generator.catalog.quota_checks import quota_problems
 from generator.paths import SCHEMAS_DIR
 from generator.errors import CatalogError, CatalogPath, Problem
-from generator.loader import LoadedCatalog
-from generator.model import (Catalog, Deployment, DnsTarget, Environment, ListenerRule, MigrationState, Service,
+from generator.catalog.loader import LoadedCatalog
+from generator.catalog.model import (Catalog, Deployment, DnsTarget, Environment, ListenerRule, MigrationState, Service,
                              build_catalog, url_variable)
 
 SCHEMA_PATH = SCHEMAS_DIR / "catalog.schema.json"

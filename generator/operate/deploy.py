@@ -25,8 +25,8 @@ from typing import Any, Callable
 
 import click
 
-from generator.aws import error_code
-from generator.model import Deployment, DeployedService
+from generator.operate.aws import error_code
+from generator.catalog.model import Deployment, DeployedService
 
 HISTORY_LENGTH = 10
 # Fields of DescribeTaskDefinition that RegisterTaskDefinition takes back.

@@ -48,15 +48,15 @@ from typing import Any, Iterable
 
 import yaml
 
-from generator.cost import load_prices
+from generator.catalog.cost import load_prices
 from generator.errors import Problem
-from generator.loader import reads_as_non_string
-from generator.import_env import (VARIABLE_NAME, addresses, credential_in_plain_value, expand, harmless, port_partner,
+from generator.catalog.loader import reads_as_non_string
+from generator.kube.env import (VARIABLE_NAME, addresses, credential_in_plain_value, expand, harmless, port_partner,
                                   scrub_credentials)
-from generator.import_names import container_port_of, identifier, name_workloads, pod_labels, resolve, selects
-from generator.import_report import COVERAGE, DROPPED, GUESSED, MAPPED, TO_DO, Finding, unmapped_fields
-from generator.model import url_variable
-from generator.validate import FARGATE_MEMORY_BY_CPU, MOVING_TAGS, SECRET_LOOKING_NAME
+from generator.kube.names import container_port_of, identifier, name_workloads, pod_labels, resolve, selects
+from generator.kube.report import COVERAGE, DROPPED, GUESSED, MAPPED, TO_DO, Finding, unmapped_fields
+from generator.catalog.model import url_variable
+from generator.catalog.validate import FARGATE_MEMORY_BY_CPU, MOVING_TAGS, SECRET_LOOKING_NAME
 
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
@@ -1243,7 +1243,7 @@ def _backend_name(backend: Any) -> str | None:
 def _name_problem(option: str, value: str) -> str | None:
     """The catalog schema's rule for platform and environment names (`short_identifier`), applied before anything
     is read, so a name the catalog would refuse is refused here with the option that gave it."""
-    from generator.validate import SCHEMA_PATH
+    from generator.catalog.validate import SCHEMA_PATH
 
     rule = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))["$defs"]["short_identifier"]
     if re.fullmatch(rule["pattern"].strip("^$"), value) and len(value) <= rule["maxLength"]:

@@ -178,7 +178,7 @@ def markdown(findings: list[Finding], sources: list[str], catalog_path: str, sum
              *(f"| {label} | {value} |" for label, value in summary.items()),
              *(f"| {HEADINGS[kind].lower()} | {counts[kind]} |" for kind in KINDS), "",
              "Every field of every object read is listed below as mapped, guessed or not mapped, or is on the "
-             "importer's list of fields with no meaning on ECS Fargate (`generator/import_report.py`, COVERAGE).", ""]
+             "importer's list of fields with no meaning on ECS Fargate (`generator/kube/report.py`, COVERAGE).", ""]
     ordered = sorted(by_subject, key=lambda subject: (subject != "(catalog)", subject))
     for subject in ordered:
         items = by_subject[subject]

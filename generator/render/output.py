@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 
 import click
 
-from generator.render import GENERATED_MARKER
+from generator.render.tree import GENERATED_MARKER
 
 # What Terraform and its users keep in a root module; the generator never touches these.
 TERRAFORM_WORKING_FILES = (

@@ -3,7 +3,7 @@ modules), read from the rendered module with python-hcl2.
 
 The modules do not depend on the catalog, so neither do their READMEs: they are written once per
 template change into `templates/modules/<module>/README.md` (`make golden`, or
-`python -m generator.module_docs`), which `render` copies, and a test fails while one is stale.
+`python -m generator.render.module_docs`), which `render` copies, and a test fails while one is stale.
 Reading HCL with a parser here, at development time, keeps python-hcl2 out of `render`'s imports.
 """
 
@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 import hcl2
 
 from generator.paths import TEMPLATES_DIR
-from generator.render import MODULE_PURPOSES, MODULES, doc_template_environment, render_modules
+from generator.render.tree import MODULE_PURPOSES, MODULES, doc_template_environment, render_modules
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from generator.errors import CatalogPath
-from generator.naming import EnvironmentNames, ServiceNames
+from generator.catalog.naming import EnvironmentNames, ServiceNames
 
 FARGATE = "FARGATE"
 FARGATE_SPOT = "FARGATE_SPOT"

@@ -15,10 +15,10 @@ from collections import defaultdict
 from functools import lru_cache
 from typing import Iterator
 
-from generator import naming
+from generator.catalog import naming
 from generator.errors import Problem
-from generator.loader import LoadedCatalog
-from generator.model import Catalog, Deployment, Lookup, ScheduledTask, Service
+from generator.catalog.loader import LoadedCatalog
+from generator.catalog.model import Catalog, Deployment, Lookup, ScheduledTask, Service
 
 # EC2: rules per security group and direction (default quota, "Amazon VPC quotas"); a managed prefix list
 # counts as its maximum entries, CloudFront's origin-facing list as 55.

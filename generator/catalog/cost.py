@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.paths import SCHEMAS_DIR
-from generator.model import FARGATE, FARGATE_SPOT, Deployment, Service
+from generator.paths import DATA_DIR, SCHEMAS_DIR
+from generator.catalog.model import FARGATE, FARGATE_SPOT, Deployment, Service
 
-PRICE_TABLE = Path(__file__).resolve().parent / "data" / "aws-prices.json"
+PRICE_TABLE = DATA_DIR / "aws-prices.json"
 
 
 MAX_PRICE_TABLE_BYTES = 1024 * 1024

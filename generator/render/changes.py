@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator import render_record
-from generator.model import Catalog, DnsTarget
+from generator.render import record as render_record
+from generator.catalog.model import Catalog, DnsTarget
 
 
 DNS_TARGETS = {DnsTarget.ALB: "load balancer", DnsTarget.EDGE: "CloudFront distribution",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from generator.validate import SECRET_LOOKING_NAME, credential_kind
+from generator.catalog.validate import SECRET_LOOKING_NAME, credential_kind
 
 VARIABLE_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 # Kubernetes expands `$(NAME)` from variables defined before it in the container; `$$(NAME)` is a literal.

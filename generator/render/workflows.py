@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.model import Catalog
-from generator.naming import EnvironmentNames
+from generator.catalog.model import Catalog
+from generator.catalog.naming import EnvironmentNames
 
 WORKFLOWS_DIR = "github/workflows"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.model import Deployment
+from generator.catalog.model import Deployment
 from generator.version import GENERATED_MARKER, VERSION
 
 # YAML in its JSON form: every YAML parser reads it, `#` lines carry the generated-file marker that
@@ -63,7 +63,7 @@ def record_text(deployment: Deployment) -> str:
         "dns_records": {host: str(target) for host, target in deployment.dns_records},
         "legacy_ingress": deployment.environment.legacy is not None,
     }
-    return (f"{GENERATED_MARKER}\n# What the next `render` compares the catalog with (generator/render_record.py).\n"
+    return (f"{GENERATED_MARKER}\n# What the next `render` compares the catalog with (generator/render/record.py).\n"
             + json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 

@@ -1,5 +1,5 @@
 """The human-readable side of `out/`: a README per environment (diagram, routing table,
-services, alarms, cost). The module READMEs come from generator/module_docs.py.
+services, alarms, cost). The module READMEs come from generator/render/module_docs.py.
 
 Everything shown is computed here from the same model the Terraform comes from, so a
 picture never drifts from what is deployed. Text reaches Markdown and Mermaid only
@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from generator import cost
-from generator.model import Deployment, DnsTarget, MigrationState
+from generator.catalog import cost
+from generator.catalog.model import Deployment, DnsTarget, MigrationState
 
 
 class DocText(str):

@@ -19,13 +19,13 @@ from typing import Any
 import jinja2
 import jinja2.bccache
 
-from generator import docs, hcl, render_record, yaml_text
-from generator.hcl_format import align_assignments
-from generator.model import Catalog, Environment
-from generator.naming import SharedNames
+from generator.render import docs, hcl, record as render_record, yaml_text
+from generator.render.hcl_format import align_assignments
+from generator.catalog.model import Catalog, Environment
+from generator.catalog.naming import SharedNames
 from generator.paths import TEMPLATES_DIR
 from generator.version import GENERATED_MARKER, RENDER_RECORD, VERSION
-from generator.workflows import WORKFLOWS_DIR, plan_workflows
+from generator.render.workflows import WORKFLOWS_DIR, plan_workflows
 
 MODULES = ("alb", "ecs-cluster", "ecs-service", "edge", "iam", "scheduled-task", "security-groups", "waf-web-acl")
 # Modules that need more than the one default provider have their own versions.tf.
@@ -134,7 +134,7 @@ def require_doc(value: Any) -> Any:
 
 @lru_cache(maxsize=1)
 def doc_template_environment() -> jinja2.Environment:
-    """The Jinja environment of the READMEs: values only through generator/docs.py's escapers."""
+    """The Jinja environment of the READMEs: values only through generator/render/docs.py's escapers."""
     return _jinja(require_doc, {name: getattr(docs, name) for name in ("cell", "code", "prose", "text", "mermaid_id", "mermaid_label")})
 
 
@@ -233,7 +233,7 @@ def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
         "utf-8", "replace")
     files = render_modules()
     for module in MODULES:
-        # Written by generator/module_docs.py from the rendered module (python-hcl2); `make golden` refreshes them.
+        # Written by generator/render/module_docs.py from the rendered module (python-hcl2); `make golden` refreshes them.
         files[PurePosixPath("modules", module, "README.md")] = (TEMPLATES_DIR / "modules" / module / "README.md").read_text(
             encoding="utf-8")
     shared = SharedNames(catalog.platform.name)

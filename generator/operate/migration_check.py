@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from generator import aws
-from generator.model import Deployment, DeployedService
+from generator.operate import aws
+from generator.catalog.model import Deployment, DeployedService
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def _service_checks(client: Callable[[str], Any], deployment: Deployment, svc: D
 
     def guarded(check: str, body: Callable[[], tuple[bool, str]]) -> CheckResult:
         """A check AWS answered: PASS or FAIL. AWS not answering (network, permissions, throttling) is no answer
-        at all: it stops every check with one line (generator.aws), never a PASS."""
+        at all: it stops every check with one line (generator.operate.aws), never a PASS."""
         try:
             passed, detail = body()
         except (ClientError, BotoCoreError) as error:
@@ -102,7 +102,7 @@ def _service_checks(client: Callable[[str], Any], deployment: Deployment, svc: D
 
 def run_checks(deployment: Deployment, service: str | None, client: Callable[[str], Any] | None = None) -> list[CheckResult]:
     """Every check for `service` (or every service on ECS in the environment). AWS is asked who we are first:
-    when that fails, nothing is checked and the one line says why (generator.aws.AwsError)."""
+    when that fails, nothing is checked and the one line says why (generator.operate.aws.AwsError)."""
     if client is None:
         client = _clients(deployment.platform.region)
     with aws.errors(), aws.answers():

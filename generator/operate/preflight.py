@@ -1,7 +1,7 @@
 """`python -m generator preflight`: is the account ready for the first `terraform apply` of an environment?
 
 Everything the environment root reads but does not create, and the quotas it needs, checked against the
-real account (boto3 via generator/aws.py; `AWS_ENDPOINT_URL` for an emulator): the VPC and subnets by their
+real account (boto3 via generator/operate/aws.py; `AWS_ENDPOINT_URL` for an emulator): the VPC and subnets by their
 lookups (at least two availability zones), data-store and EFS security groups, the certificates (regional,
 and us-east-1 for the CloudFront edge) covering every host, the hosted zone, every secret and SSM parameter
 the catalog names, the access-logs bucket and its policy for ALB log delivery, the image repositories and
@@ -16,11 +16,11 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator
 
-from generator import aws
-from generator.aws import error_code
-from generator.cost import task_split
-from generator.model import Deployment, Lookup
-from generator.validate import certificate_names_cover
+from generator.operate import aws
+from generator.operate.aws import error_code
+from generator.catalog.cost import task_split
+from generator.catalog.model import Deployment, Lookup
+from generator.catalog.validate import certificate_names_cover
 
 EDGE_REGION = "us-east-1"
 # Service Quotas codes (AWS's, stable): Fargate vCPUs and ECS services per cluster.
@@ -330,7 +330,7 @@ def _quotas(client: Client, deployment: Deployment) -> Iterator[Check]:
 
 
 def run(deployment: Deployment, client: Client) -> list[Check]:
-    """Every check, in the order an apply meets them. AWS not answering at all raises generator.aws.AwsError."""
+    """Every check, in the order an apply meets them. AWS not answering at all raises generator.operate.aws.AwsError."""
     with aws.errors(), aws.answers():
         identity = client("sts").get_caller_identity()
         account = identity["Account"]

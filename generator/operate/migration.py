@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.model import Catalog, Environment, MigrationState, MigrationStep
+from generator.catalog.model import Catalog, Environment, MigrationState, MigrationStep
 
 # The share on ECS a service goes through, one reviewed catalog change each.
 LADDER = (10, 50, 100)
