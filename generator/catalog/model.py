@@ -905,6 +905,11 @@ class Deployment:
                      if name in used)
 
     @property
+    def subnet_lookups(self) -> tuple[tuple[str, Lookup], ...]:
+        """(label, lookup) of the environment's private and public subnets."""
+        return (("private", self.environment.private_subnets), ("public", self.environment.public_subnets))
+
+    @property
     def security_group_lookups(self) -> tuple[tuple[str, Lookup], ...]:
         """(data source label, lookup) of every existing security group the root reads: the data stores',
         then the mount targets' of the EFS file systems used here."""

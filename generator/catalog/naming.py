@@ -55,6 +55,10 @@ class EnvironmentNames:
     def internal_alb(self) -> str:
         return f"{self.prefix}-int"
 
+    # Where each load balancer writes its access logs in the environment's logs bucket (`<prefix>/AWSLogs/...`).
+    alb_access_logs_prefix = "alb"
+    internal_alb_access_logs_prefix = "internal-alb"
+
     @property
     def internal_alb_security_group(self) -> str:
         return f"{self.prefix}-internal-alb"

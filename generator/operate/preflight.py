@@ -226,7 +226,9 @@ def _buckets(client: Client, deployment: Deployment, account: str) -> Iterator[C
             if error_code(error) != "NoSuchBucketPolicy":
                 raise
             policy = {}
-        prefixes = ["alb", *(["internal-alb"] if deployment.has_internal_load_balancer else [])]
+        names = deployment.names
+        prefixes = [names.alb_access_logs_prefix,
+                    *([names.internal_alb_access_logs_prefix] if deployment.has_internal_load_balancer else [])]
         refused = [prefix for prefix in prefixes if not _log_delivery_allowed(policy, env.logs_bucket, prefix, account, region)]
         if refused:
             yield Check(FAIL, "logs bucket", f"the policy of {env.logs_bucket} does not let ALB log delivery write "

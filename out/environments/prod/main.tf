@@ -320,6 +320,7 @@ module "alb" {
   security_group_id   = module.security_groups.alb_security_group_id
   deletion_protection = true
   access_logs_bucket  = "nexus-prod-alb-logs"
+  access_logs_prefix  = "alb"
   certificate_domain  = "*.nexus.com"
   web_acl_name        = "nexus-prod-alb"
   waf_log_group_name  = "aws-waf-logs-nexus-prod"

@@ -320,6 +320,7 @@ module "alb" {
   security_group_id   = module.security_groups.alb_security_group_id
   deletion_protection = false
   access_logs_bucket  = "nexus-staging-alb-logs"
+  access_logs_prefix  = "alb"
   certificate_domain  = "*.staging.nexus.com"
   web_acl_name        = "nexus-staging-alb"
   waf_log_group_name  = "aws-waf-logs-nexus-staging"

@@ -38,9 +38,8 @@ variable "access_logs_bucket" {
 }
 
 variable "access_logs_prefix" {
-  description = "Prefix of the access log objects in the bucket."
+  description = "Prefix of the access log objects in the bucket, one per load balancer of the environment."
   type        = string
-  default     = "alb"
 }
 
 variable "certificate_domain" {
