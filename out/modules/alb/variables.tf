@@ -59,13 +59,8 @@ variable "web_acl_name" {
 }
 
 variable "waf_log_group_name" {
-  description = "Name of the CloudWatch log group for WAF request logs; must start with `aws-waf-logs-`."
+  description = "Name of the CloudWatch log group for WAF request logs; must start with `aws-waf-logs-` (module waf-web-acl checks it)."
   type        = string
-
-  validation {
-    condition     = startswith(var.waf_log_group_name, "aws-waf-logs-")
-    error_message = "WAF only logs to log groups whose name starts with `aws-waf-logs-`."
-  }
 }
 
 variable "log_retention_days" {
