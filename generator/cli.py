@@ -277,23 +277,24 @@ def import_command(platform_name: str, out_path: Path, environment_name: str, re
     The catalog is checked before it is written. What could not be mapped, or was mapped by a guess, is
     listed on stderr, at the top of the catalog and in the report. Exit 1 when the manifests cannot be read
     (nothing written) or the catalog written does not validate yet (the problems are listed)."""
-    from generator.kube import report as import_report, importer
+    from generator.kube import catalog_file, importer, report as import_report
+    from generator.kube.manifests import ImportError_
 
     try:
         result = importer.import_manifests(manifests, platform_name, environment_name)
-    except importer.ImportError_ as error:
+    except ImportError_ as error:
         raise click.ClickException("\n".join(error.problems) + "\nnothing was written") from None
     sources = [str(path) for path in manifests]
-    text, problems = importer.checked(result, sources)
+    text, problems = catalog_file.checked(result, sources)
     services = result.catalog["services"]
     summary = {"services": len(services), "data stores to replace": len(result.catalog["data_stores"]),
                "scheduled tasks": len(result.catalog.get("scheduled_tasks", {})),
                "routes": sum(len(s.get("routes", [])) for s in services.values()),
                "calls": sum(len(s.get("calls", [])) for s in services.values())}
     try:
-        importer.write_catalog(text, out_path)
+        catalog_file.write_catalog(text, out_path)
         if report_path is not None:
-            importer.write_catalog(import_report.markdown(result.findings, sources, str(out_path), summary), report_path)
+            catalog_file.write_catalog(import_report.markdown(result.findings, sources, str(out_path), summary), report_path)
     except OSError as error:
         raise click.ClickException(f"cannot write {error.filename or out_path}: {error.strerror}") from None
     for note in result.notes:

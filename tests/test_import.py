@@ -354,7 +354,7 @@ def test_malformed_manifests_get_file_and_line_and_nothing_is_written(tmp_path: 
 
 
 def test_fargate_size_is_the_cheapest_pair_that_fits() -> None:
-    from generator.kube.importer import fargate_size
+    from generator.kube.quantities import fargate_size
 
     assert fargate_size(0, 0) == (256, 512)
     assert fargate_size(1536, 3072) == (2048, 4096)   # 1.5 vCPU needs the 2-vCPU size
@@ -391,6 +391,6 @@ def test_the_committed_imported_catalogs_are_what_import_writes(source: str, com
     ("not a schedule", None),
 ])
 def test_kubernetes_schedules_become_eventbridge_expressions(kubernetes: str, eventbridge: str | None) -> None:
-    from generator.kube.importer import eventbridge_cron
+    from generator.kube.quantities import eventbridge_cron
 
     assert eventbridge_cron(kubernetes) == eventbridge

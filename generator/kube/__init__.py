@@ -1,2 +1,2 @@
-"""`import`: Kubernetes manifests to a catalog (importer), with names (names), values (env) and the
-migration report (report)."""
+"""`import`: Kubernetes manifests (manifests) to a catalog (importer), with quantities and schedules (quantities),
+names (names), values (env), the migration report (report), and the checked catalog file (catalog_file)."""

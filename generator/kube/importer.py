@@ -37,67 +37,25 @@ Everything else is reported, with file, kind/name and field, at the top of the c
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
-
-from generator.catalog.cost import load_prices
-from generator.errors import Problem
-from generator.catalog.loader import reads_as_non_string
 from generator.kube.env import (VARIABLE_NAME, addresses, credential_in_plain_value, expand, harmless, port_partner,
                                   scrub_credentials)
+from generator.kube.manifests import (KNOWN_KINDS, WORKLOAD_KINDS, ImportError_, Manifest, pod_spec, read_manifests,
+                                      structure_problems)
 from generator.kube.names import container_port_of, identifier, name_workloads, pod_labels, resolve, selects
+from generator.kube.quantities import cpu_units, eventbridge_cron, fargate_size, image_reference, memory_mib
 from generator.kube.report import COVERAGE, DROPPED, GUESSED, MAPPED, TO_DO, Finding, unmapped_fields
 from generator.catalog.model import url_variable
-from generator.catalog.validate import FARGATE_MEMORY_BY_CPU, MOVING_TAGS, SECRET_LOOKING_NAME
+from generator.catalog.validate import MOVING_TAGS, SECRET_LOOKING_NAME
 
-MAX_MANIFEST_BYTES = 8 * 1024 * 1024
-WORKLOAD_KINDS = ("Deployment", "StatefulSet")
-KNOWN_KINDS = (*WORKLOAD_KINDS, "Service", "Ingress", "HorizontalPodAutoscaler", "ConfigMap", "Secret",
-               "ServiceAccount", "CronJob", "List")
-# Sizes are ranked by Fargate's on-demand prices in this region of the cost command's price table.
-PRICE_REGION = "us-east-1"
 FIRST_PRIORITY, PRIORITY_STEP = 10, 10
 ECR_REGISTRY = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$")
 PLACEHOLDER_REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
-class ImportError_(Exception):
-    """Manifests that cannot be read; one line per problem."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class Manifest:
-    file: str
-    line: int
-    body: dict[str, Any]
-
-    @property
-    def kind(self) -> str:
-        return str(self.body.get("kind", ""))
-
-    @property
-    def name(self) -> str:
-        return str((self.body.get("metadata") or {}).get("name") or "")
-
-    @property
-    def namespace(self) -> str:
-        return str((self.body.get("metadata") or {}).get("namespace") or "default")
-
-    @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}: {self.kind}/{self.name}"
-
-
 @dataclass
 class Import:
     catalog: dict[str, Any]
@@ -107,177 +65,6 @@ class Import:
     def notes(self) -> list[str]:
         """What a person must review: everything but plain mappings."""
         return [finding.line() for finding in self.findings if finding.kind != MAPPED]
-
-
-# --- reading ---------------------------------------------------------------------------------
-
-def _files(paths: Iterable[Path]) -> list[Path]:
-    found = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
-        else:
-            found.append(path)
-    return found
-
-
-def read_manifests(paths: Iterable[Path]) -> list[Manifest]:
-    problems, manifests = [], []
-    for path in _files(paths):
-        try:
-            info = path.stat()
-            if not stat.S_ISREG(info.st_mode):
-                problems.append(f"{path}: not a regular file")
-                continue
-            with path.open("rb") as handle:
-                data = handle.read(MAX_MANIFEST_BYTES + 1)
-        except OSError as error:
-            problems.append(f"{path}: cannot be read: {error.strerror}")
-            continue
-        if len(data) > MAX_MANIFEST_BYTES:
-            problems.append(f"{path}: manifests are limited to 8 MiB per file")
-            continue
-        try:
-            text = data.decode("utf-8")
-            loader = yaml.SafeLoader(text)
-            try:
-                while loader.check_node():
-                    node = loader.get_node()
-                    body = loader.construct_document(node)
-                    if not isinstance(body, dict):
-                        continue
-                    if body.get("kind") != "List":
-                        manifests.append(Manifest(str(path), node.start_mark.line + 1, body))
-                        continue
-                    # A List's items, each with its own line (kubectl get -o yaml).
-                    item_nodes = next((value.value for key, value in node.value
-                                       if key.value == "items" and isinstance(value, yaml.SequenceNode)), [])
-                    for item, item_node in zip(body.get("items", []) or [], item_nodes):
-                        if isinstance(item, dict):
-                            manifests.append(Manifest(str(path), item_node.start_mark.line + 1, item))
-            finally:
-                loader.dispose()
-        except UnicodeDecodeError:
-            problems.append(f"{path}: not UTF-8 text")
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark else ""
-            problems.append(f"{path}{line}: YAML syntax error: {getattr(error, 'problem', None) or error}")
-    if problems:
-        raise ImportError_(problems)
-    return manifests
-
-
-# --- quantities ------------------------------------------------------------------------------
-
-_MEMORY_UNITS = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024, "K": 1000 / 1024 / 1024,
-                 "M": 1000 * 1000 / 1024 / 1024, "G": 1000 ** 3 / 1024 / 1024, "k": 1000 / 1024 / 1024}
-
-
-def cpu_units(quantity: Any) -> float:
-    """Kubernetes CPU (`500m`, `1`, `0.25`) -> ECS CPU units (1 vCPU = 1024)."""
-    text = str(quantity)
-    return float(text[:-1]) / 1000 * 1024 if text.endswith("m") else float(text) * 1024
-
-
-def memory_mib(quantity: Any) -> float:
-    text = str(quantity)
-    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", text)
-    if not match:
-        raise ValueError(text)
-    number, unit = float(match.group(1)), match.group(2)
-    if not unit:
-        return number / 1024 / 1024
-    return number * _MEMORY_UNITS[unit]
-
-
-def fargate_size(cpu_needed: float, memory_needed: float) -> tuple[int, int]:
-    """The cheapest cpu/memory pair Fargate accepts that covers both needs."""
-    pairs = [(cpu, memory) for cpu, memories in FARGATE_MEMORY_BY_CPU.items() for memory in memories
-             if cpu >= cpu_needed and memory >= memory_needed]
-    if not pairs:
-        return 16384, 122880
-    prices = load_prices()["regions"][PRICE_REGION]
-    return min(pairs, key=lambda pair: (pair[0] / 1024 * prices["fargate_vcpu_hour"]
-                                        + pair[1] / 1024 * prices["fargate_gb_hour"], pair))
-
-
-# --- mapping ---------------------------------------------------------------------------------
-
-def split_image(image: str) -> tuple[str, str, str]:
-    """`registry/repository:tag` -> (registry, repository, tag); Docker Hub when no registry is named."""
-    name, _, digest = image.partition("@")
-    tag = "latest"
-    last = name.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, tag = name.rsplit(":", 1)
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return first, rest, tag
-    return "docker.io", name if "/" in name else f"library/{name}", tag
-
-
-_CRON_SHORTHANDS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
-                    "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *"}
-
-
-def eventbridge_cron(schedule: str) -> str | None:
-    """A Kubernetes (5-field, Sunday = 0) schedule as EventBridge Scheduler's cron(...) (6 fields, Sunday = 1,
-    `?` in day of month or day of week); None when there is no equivalent."""
-    fields = _CRON_SHORTHANDS.get(schedule.strip(), schedule).split()
-    if len(fields) != 5 or not all(re.fullmatch(r"[0-9A-Za-z*/,-]+", field) for field in fields):
-        return None
-    minute, hour, day_of_month, month, day_of_week = fields
-
-    def shift(match: re.Match[str]) -> str:
-        return str(int(match.group(0)) % 7 + 1)
-
-    day_of_week = re.sub(r"\d+", shift, day_of_week)
-    if day_of_week == "*":
-        day_of_week = "?"
-    elif day_of_month == "*":
-        day_of_month = "?"
-    else:
-        day_of_week = "?"
-    return f"cron({minute} {hour} {day_of_month} {month} {day_of_week} *)"
-
-
-def _pod(body: dict[str, Any]) -> dict[str, Any]:
-    return ((body.get("spec") or {}).get("template") or {}).get("spec") or {}
-
-
-def structure_problems(manifests: list[Manifest]) -> list[str]:
-    """Objects Kubernetes itself would refuse: one line each, with file and line."""
-    problems = []
-    seen: dict[tuple[str, str, str], Manifest] = {}
-    for manifest in manifests:
-        if manifest.kind not in (*WORKLOAD_KINDS, "CronJob", "Service", "Ingress"):
-            continue
-        if not manifest.name:
-            problems.append(f"{manifest.file}:{manifest.line}: {manifest.kind} without metadata.name")
-            continue
-        key = (manifest.kind, manifest.namespace, manifest.name)
-        if key in seen:
-            problems.append(f"{manifest.where}: defined twice in namespace {manifest.namespace} (also at "
-                            f"{seen[key].file}:{seen[key].line}); keep one")
-        seen[key] = manifest
-        spec = manifest.body.get("spec")
-        if not isinstance(spec, dict):
-            problems.append(f"{manifest.where}: no spec; every {manifest.kind} needs one")
-            continue
-        if manifest.kind in WORKLOAD_KINDS:
-            where, pod = "spec.template.spec.containers", _pod(manifest.body)
-        elif manifest.kind == "CronJob":
-            where = "spec.jobTemplate.spec.template.spec.containers"
-            pod = (((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
-        else:
-            continue
-        containers = pod.get("containers")
-        if not isinstance(containers, list) or not containers:
-            problems.append(f"{manifest.where}: {where}: no container; a pod runs at least one")
-        elif not all(isinstance(c, dict) and c.get("image") for c in containers):
-            problems.append(f"{manifest.where}: {where}: a container without an image")
-    return problems
 
 
 # Well-known stateful images -> the managed service that replaces them on AWS.
@@ -295,14 +82,6 @@ TCP_NAME = re.compile(r"^(tcp|amqp|mqtt|redis|mysql|postgres|pg|mongo|kafka|memc
                       re.IGNORECASE)
 # Init containers that only wait for another service (`until nc -z queue 5672`): ECS cannot order services.
 WAIT_COMMAND = re.compile(r"\b(nc|ncat|nslookup|dig|getent|wait-for|wait-for-it|dockerize|pg_isready|curl|wget|until|sleep)\b")
-
-
-def _image_reference(image: str) -> tuple[str, str, str | None, str | None]:
-    """(registry, repository, tag, digest): tag None when the image is pinned by digest only."""
-    name, _, digest = image.partition("@")
-    registry, repository, tag = split_image(name)
-    has_tag = ":" in name.rsplit("/", 1)[-1]
-    return registry, repository, tag if has_tag or not digest else None, digest or None
 
 
 class _Importer:
@@ -353,7 +132,7 @@ class _Importer:
         """ECS names some pod addresses with an http(s)/grpc URL: evidence that they speak HTTP."""
         found = set()
         for workload in self.workloads:
-            for container in _pod(workload.body).get("containers", []) or []:
+            for container in pod_spec(workload.body).get("containers", []) or []:
                 for variable in container.get("env", []) or []:
                     for address in addresses(str(variable.get("name", "")), str(variable.get("value", ""))):
                         target = resolve(self.names, address.host, workload.namespace)
@@ -503,7 +282,7 @@ class _Importer:
     def _data_store(self, workload: Manifest, name: str) -> bool:
         """A well-known stateful image (mysql, postgres, redis, ...) -> a data store to replace with a managed service."""
         main = self._main_container(workload)
-        _, repository, _, _ = _image_reference(str(main.get("image", "")))
+        _, repository, _, _ = image_reference(str(main.get("image", "")))
         product = repository.rsplit("/", 1)[-1]
         if product not in MANAGED_REPLACEMENTS:
             return False
@@ -528,7 +307,7 @@ class _Importer:
             self.note(cron, "spec.schedule", f"{spec.get('schedule')!r} has no EventBridge equivalent; not mapped", DROPPED)
             return None
         main = containers[0]
-        registry, repository, tag, digest = _image_reference(str(main.get("image", "")))
+        registry, repository, tag, digest = image_reference(str(main.get("image", "")))
         name = identifier(cron.name)
         images.append((registry, repository, tag, digest, cron, name))
         task: dict[str, Any] = {"schedule": expression}
@@ -580,11 +359,11 @@ class _Importer:
         }
 
     def _main_container(self, workload: Manifest) -> dict[str, Any]:
-        return _pod(workload.body)["containers"][self._main_index(workload)]
+        return pod_spec(workload.body)["containers"][self._main_index(workload)]
 
     def _main_index(self, workload: Manifest) -> int:
         """The container a Service targets (by port number or name), else the first."""
-        containers = _pod(workload.body).get("containers", [])
+        containers = pod_spec(workload.body).get("containers", [])
         targeted = set()
         for service in self._services_of(workload):
             for port in (service.body.get("spec") or {}).get("ports", []) or []:
@@ -644,7 +423,7 @@ class _Importer:
 
     def _service(self, workload: Manifest, name: str, images: list) -> dict[str, Any]:
         spec = workload.body.get("spec", {})
-        pod = _pod(workload.body)
+        pod = pod_spec(workload.body)
         containers = pod.get("containers", [])
         main_index = self._main_index(workload)
         main = containers[main_index]
@@ -653,7 +432,7 @@ class _Importer:
         description = (workload.body.get("metadata", {}).get("annotations") or {}).get("description")
         if description:
             service["description"] = str(description)[:200]
-        registry, repository, tag, digest = _image_reference(str(main.get("image", "")))
+        registry, repository, tag, digest = image_reference(str(main.get("image", "")))
         images.append((registry, repository, tag, digest, workload, name))
         if workload.kind == "StatefulSet":
             self.note(workload, "kind", "StatefulSet imported as a service: stable pod names and per-pod volumes "
@@ -731,7 +510,7 @@ class _Importer:
                                        "(the deployment circuit breaker rolls back one that never becomes healthy)",
                       DROPPED)
             return
-        registry, repository, tag, digest = _image_reference(str(container.get("image", "")))
+        registry, repository, tag, digest = image_reference(str(container.get("image", "")))
         if digest is None and tag in MOVING_TAGS:
             self.note(workload, f"{where}.image", f"{container.get('image')} has no pinned version; sidecar {name!r} "
                                                   "not mapped: pin a tag and add it under `sidecars`", DROPPED)
@@ -768,7 +547,7 @@ class _Importer:
     def _shared_volumes(self, workload: Manifest, where: str, init: dict[str, Any], main: dict[str, Any]) -> None:
         """An init container prepares files for the main one through a shared volume: on ECS a sidecar shares the
         service's scratch directories at the same paths only."""
-        volumes = {v.get("name"): v for v in _pod(workload.body).get("volumes", []) or []}
+        volumes = {v.get("name"): v for v in pod_spec(workload.body).get("volumes", []) or []}
         main_paths = {m.get("name"): m.get("mountPath") for m in main.get("volumeMounts", []) or []}
         for index, mount in enumerate(init.get("volumeMounts", []) or []):
             volume = volumes.get(mount.get("name"), {})
@@ -1263,80 +1042,3 @@ def import_manifests(paths: Iterable[Path], platform: str, environment: str = "d
     importer = _Importer(manifests, platform, environment)
     catalog = importer.run()
     return Import(catalog=catalog, findings=importer.findings)
-
-
-def checked(result: Import, sources: list[str]) -> tuple[str, list[Problem]]:
-    """The catalog text, checked in memory before anything is written. What the importer can fix, it fixes and
-    reports (a sidecar or variable the catalog refuses is left out); the problems left are returned."""
-    from generator import api
-    from generator.errors import CatalogError
-
-    problems: list[Problem] = []
-    for _ in range(3):
-        text = catalog_text(result, sources)
-        with tempfile.TemporaryDirectory() as directory:
-            path = Path(directory) / "catalog.yaml"
-            path.write_text(text, encoding="utf-8")
-            try:
-                api.validate(path)
-                return text, []
-            except CatalogError as error:
-                problems = error.problems
-        if not _fix(result, problems):
-            break
-    return text, problems
-
-
-_FIXABLE = re.compile(r"^services\.(?P<service>[a-z0-9-]+)\.(?P<what>sidecars|environment)\.(?P<name>[A-Za-z0-9_-]+)")
-
-
-def _fix(result: Import, problems: list[Problem]) -> bool:
-    """Leave out what the catalog refuses where that leaves a service that still runs: a sidecar, a variable."""
-    fixed = False
-    for problem in problems:
-        match = _FIXABLE.match(problem.path)
-        service = result.catalog["services"].get(match.group("service")) if match else None
-        if service is None or match.group("name") not in service.get(match.group("what"), {}):
-            continue
-        del service[match.group("what")][match.group("name")]
-        if not service[match.group("what")]:
-            del service[match.group("what")]
-        result.findings.append(Finding("(catalog)", problem.path, f"left out: {problem.message}", DROPPED,
-                                       f"service {match.group('service')}"))
-        fixed = True
-    return fixed
-
-
-class _CatalogDumper(yaml.SafeDumper):
-    """Quotes every string the catalog's YAML 1.2 loader would read as something else (`0123456789` is an
-    integer there, a string to PyYAML)."""
-
-
-def _represent_string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if reads_as_non_string(value):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
-    return dumper.represent_str(value)
-
-
-_CatalogDumper.add_representer(str, _represent_string)
-
-
-def catalog_text(result: Import, sources: list[str]) -> str:
-    """The catalog YAML with the review list as a comment block on top."""
-    notes = result.notes
-    lines = ["# yaml-language-server: $schema=../schemas/catalog.schema.json",
-             "# Imported from Kubernetes manifests by `python -m generator import`:",
-             *(f"#   {source}" for source in sources),
-             "#",
-             "# Review before use. Not mapped, or mapped by a guess:" if notes else "# Nothing was left unmapped.",
-             *(f"# - {note}" for note in notes),
-             ""]
-    body = yaml.dump(result.catalog, Dumper=_CatalogDumper, sort_keys=False, allow_unicode=True, width=120)
-    return "\n".join(lines) + "\n" + body
-
-
-def write_catalog(text: str, out: Path) -> None:
-    """Atomic: a failed write leaves no half catalog."""
-    temporary = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, out)
