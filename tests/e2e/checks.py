@@ -101,9 +101,13 @@ def assert_applied_world_matches(url: str, deployment: Deployment) -> int:
     by_name = {service["serviceName"]: service for service in services}
     # Which services run on ECS comes from the catalog file (overrides, `enabled`, `migration`), not the
     # model: a model that drops or adds a service fails here.
-    running: list[str] = []
+    listed: list[str] = []
     for page in world.ecs.get_paginator("list_services").paginate(cluster=names.cluster):
-        running += [arn.rsplit("/", 1)[-1] for arn in page["serviceArns"]]
+        listed += page["serviceArns"]
+    # A deleted service stays listed while it drains (INACTIVE afterwards in the emulator): only ACTIVE ones run.
+    running = [service["serviceName"] for start in range(0, len(listed), 10)
+               for service in world.ecs.describe_services(cluster=names.cluster, services=listed[start:start + 10])["services"]
+               if service["status"] == "ACTIVE"]
     expected_on_ecs = services_on_ecs(raw, raw["environments"][env.name])
     assert sorted(running) == sorted(expected_on_ecs), (sorted(running), sorted(expected_on_ecs))
     facts += 1
