@@ -52,7 +52,9 @@ def run(mutant: Mutant) -> tuple[Mutant, str, float, str]:
                 return mutant, "caught (render fails)", time.monotonic() - started, regenerated.stderr.strip()[-200:]
         # The same tests as `make test`; the fast wiring tests first so a caught mutant stops early.
         first = ["tests/test_wiring.py", "tests/test_rendered_hcl.py", "tests/test_migration.py", "tests/test_deploy.py"]
-        tests = subprocess.run([python, "-m", "pytest", "-x", "-q", "-p", "no:randomly", *first, "tests"],
+        # test_mutants_apply fails for every planted mutant by design (its line moved): it proves nothing here.
+        tests = subprocess.run([python, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "--ignore=tests/test_mutants_apply.py",
+                                *first, "tests"],
                                cwd=tree, env=env, capture_output=True, text=True, check=False, timeout=1800)
         seconds = time.monotonic() - started
         if tests.returncode == 0:
