@@ -3,7 +3,6 @@ orbit.yaml), and no PASS at all when AWS does not answer."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest

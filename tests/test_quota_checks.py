@@ -11,7 +11,7 @@ from typing import Any, Callable
 import hcl2
 import pytest
 
-from conftest import nexus_data, orbit_data, write_yaml
+from conftest import orbit_data, write_yaml
 from generator import api
 from generator.errors import CatalogError
 

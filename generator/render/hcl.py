@@ -88,3 +88,16 @@ def value(item: Any) -> HclText:
             return HclText("{}")
         return HclText("{ " + ", ".join(f"{quote(str(key))} = {value(val)}" for key, val in item.items()) + " }")
     raise HclEscapeError(f"cannot write {type(item).__name__} as HCL")
+
+
+def read_back_string(value: object) -> object:
+    """A string as python-hcl2 reads it (quotes kept, escapes as written) -> its text; anything else unchanged.
+    For the readers of rendered HCL (module READMEs, roots rendered before the render record)."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        import json
+
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value[1:-1]
+    return value

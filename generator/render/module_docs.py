@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 import hcl2
 
 from generator.paths import TEMPLATES_DIR
+from generator.render.hcl import read_back_string
 from generator.render.tree import MODULE_PURPOSES, MODULES, doc_template_environment, render_modules
 
 
@@ -44,19 +45,15 @@ def _expression(value: object) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _unquoted(value: str) -> str:
-    return json.loads(value) if value.startswith('"') and value.endswith('"') else value
-
-
 def module_interface(variables_tf: str, outputs_tf: str) -> tuple[tuple[Input, ...], tuple[Output, ...]]:
     """Inputs and outputs of a module, sorted by name."""
     inputs = []
     for block in hcl2.loads(variables_tf).get("variable", []):
         for name, body in block.items():
-            inputs.append(Input(_unquoted(name), _expression(body.get("type", "any")),
+            inputs.append(Input(read_back_string(name), _expression(body.get("type", "any")),
                                 _expression(body["default"]) if "default" in body else "n/a (required)",
-                                _unquoted(body.get("description", '""'))))
-    outputs = [Output(_unquoted(name), _unquoted(body.get("description", '""')))
+                                read_back_string(body.get("description", '""'))))
+    outputs = [Output(read_back_string(name), read_back_string(body.get("description", '""')))
                for block in hcl2.loads(outputs_tf).get("output", []) for name, body in block.items()]
     return tuple(sorted(inputs, key=lambda item: item.name)), tuple(sorted(outputs, key=lambda item: item.name))
 

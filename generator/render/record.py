@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.catalog.model import Deployment
+from generator.render.hcl import read_back_string
 from generator.version import GENERATED_MARKER, VERSION
 
 # YAML in its JSON form: every YAML parser reads it, `#` lines carry the generated-file marker that
@@ -109,10 +110,6 @@ def read(root: Path) -> PreviousRender | None:
 # --- roots rendered before 0.8.0 (remove in 0.9.0) ----------------------------------------------
 
 
-def _unquoted(value: Any) -> Any:
-    return value[1:-1] if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"' else value
-
-
 def _module_blocks(text: str) -> dict[str, dict[str, Any]]:
     import hcl2  # only for roots without a record
 
@@ -120,7 +117,7 @@ def _module_blocks(text: str) -> dict[str, dict[str, Any]]:
         parsed = hcl2.loads(text)
     except Exception as error:  # python-hcl2 raises lark's errors, which have no common base of ours
         raise UnreadableRecord(f"not HCL python-hcl2 can read ({type(error).__name__})") from None
-    return {_unquoted(label): body for block in parsed.get("module", []) for label, body in block.items()}
+    return {read_back_string(label): body for block in parsed.get("module", []) for label, body in block.items()}
 
 
 def _from_hcl(root: Path) -> PreviousRender | None:
@@ -134,17 +131,17 @@ def _from_hcl(root: Path) -> PreviousRender | None:
         for label, body in _module_blocks(services_tf or "").items():
             if not label.startswith("service_") or "name" not in body:
                 continue
-            name = _unquoted(body["name"])
+            name = read_back_string(body["name"])
             listener = body.get("listener_arn")
             load_balancer = listener.split(".")[1] if isinstance(listener, str) and listener.startswith("${module.") else None
             traffic = body.get("traffic") or {}
-            services[name] = PreviousService(name, body.get("container_port"), _unquoted(body.get("protocol") or '"http"'),
+            services[name] = PreviousService(name, body.get("container_port"), read_back_string(body.get("protocol") or '"http"'),
                                              load_balancer, int(traffic.get("ecs_weight", 100)))
     except UnreadableRecord as error:
         raise UnreadableRecord(f"{root}: {error}") from None
     # The internet-facing load balancer's module manages the records named under `dns` (the internal one's are
     # private records of its own, not compared).
-    dns_records = {_unquoted(host): _unquoted(target)
+    dns_records = {read_back_string(host): read_back_string(target)
                    for host, target in (modules.get("alb", {}).get("dns_records") or {}).items()}
     legacy = any("legacy_ingress" in body for body in modules.values())
     return PreviousRender(services, dns_records, legacy)

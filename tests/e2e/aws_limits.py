@@ -10,7 +10,6 @@ proves that each refusal fires and that a request just inside each limit passes.
 from __future__ import annotations
 
 import datetime
-import json
 import re
 import zoneinfo
 from typing import Any
