@@ -147,6 +147,7 @@ class Service:
     source: CatalogPath
     overrides: tuple[tuple[str, ServiceOverride], ...] = ()
     image_tag: str | None = None  # an environment's override of its image_tag (see in_environment)
+    stack: str = ""  # the stack of a `layout: stacks` environment that holds it (its group unless the catalog says)
 
     @property
     def load_balanced(self) -> bool:
@@ -358,6 +359,7 @@ class Environment:
     dns: tuple[tuple[str, DnsTarget], ...]
     edge: Edge | None
     source: CatalogPath
+    layout: str = "single"  # `single` (one root) or `stacks` (platform + one root per service group)
 
     def step_of(self, service: str) -> MigrationStep:
         """Where `service`'s requests go here. Without a legacy side everything is on ECS; with one,
@@ -390,6 +392,7 @@ class Platform:
     github_repository: str | None
     image_retention: int
     state_bucket: str | None
+    max_services_per_stack: int = 5
 
     @property
     def registry_account(self) -> str:
@@ -464,6 +467,7 @@ def build_catalog(data: dict[str, Any], file: str) -> Catalog:
         github_repository=raw_platform.get("github_repository"),
         image_retention=raw_platform.get("image_retention", 30),
         state_bucket=raw_platform.get("state_bucket"),
+        max_services_per_stack=raw_platform.get("max_services_per_stack", 5),
     )
     defaults = data.get("defaults", {})
     autoscaling_defaults = {**BUILTIN_AUTOSCALING, **defaults.get("autoscaling", {})}
@@ -538,6 +542,7 @@ def _build_service(
         renamed_from=raw.get("renamed_from"),
         description=raw.get("description", ""),
         group=raw["group"],
+        stack=raw.get("stack", raw["group"]),
         image_repository=raw.get("image_repository", f"{platform.name}/{name}"),
         sizing=sizing,
         sizing_source=sizing_source,
@@ -678,6 +683,7 @@ def _build_environment(name: str, raw: dict[str, Any]) -> Environment:
         dns=tuple(sorted((label, DnsTarget(target)) for label, target in raw.get("dns", {}).items())),
         edge=_build_edge(raw),
         source=("environments", name),
+        layout=raw.get("layout", "single"),
     )
 
 
@@ -864,6 +870,21 @@ class DeployedScheduledTask:
         return tuple(name for _, name in self.ssm_secrets)
 
 
+PLATFORM_STACK = "platform"
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One Terraform root of an environment rendered as stacks: `platform`, or one service group."""
+
+    name: str
+    services: tuple[DeployedService, ...] = ()
+
+    @property
+    def is_platform(self) -> bool:
+        return self.name == PLATFORM_STACK
+
+
 @dataclass(frozen=True)
 class Deployment:
     """One environment of the catalog: what its root module wires together."""
@@ -994,6 +1015,31 @@ class Deployment:
     def data_stores(self) -> tuple[tuple[str, int, Lookup], ...]:
         lookups = dict(self.environment.data_store_security_groups)
         return tuple((name, port, lookups[name]) for name, port in self.catalog.data_store_ports if name in lookups)
+
+    @property
+    def stacks(self) -> tuple[Stack, ...]:
+        """The roots of a `stacks` environment, in the order they are applied: `platform` first, then one per
+        service group (or `stack` the catalog names) in the catalog's order of their first service; those apply
+        in parallel. Empty for `single`."""
+        if self.environment.layout != "stacks":
+            return ()
+        groups: dict[str, list[DeployedService]] = {}
+        for svc in self.services:
+            groups.setdefault(svc.service.stack, []).append(svc)
+        return (Stack(PLATFORM_STACK), *(Stack(name, tuple(members)) for name, members in groups.items()))
+
+    def stack_of_service(self, service: str) -> str:
+        """The stack that holds `service` (its module, roles and security-group rules)."""
+        for svc in self.services:
+            if svc.name == service:
+                return svc.service.stack if self.environment.layout == "stacks" else PLATFORM_STACK
+        raise KeyError(service)
+
+    def callees_outside(self, stack: Stack) -> tuple[DeployedService, ...]:
+        """Services of other stacks that services of `stack` call: their security groups and ports are read."""
+        own = {svc.name for svc in stack.services}
+        wanted = {callee for svc in stack.services for callee in svc.ecs_callees if callee not in own}
+        return tuple(svc for svc in self.services if svc.name in wanted)
 
     @classmethod
     def build(cls, catalog: Catalog, environment: Environment) -> "Deployment":

@@ -48,6 +48,11 @@ class EnvironmentNames:
         return self.prefix
 
     @property
+    def kms_alias(self) -> str:
+        # The ecs-cluster module names its key's alias after the cluster; a service group's stack finds it so.
+        return f"alias/{self.cluster}"
+
+    @property
     def alb(self) -> str:
         return f"{self.prefix}-alb"
 

@@ -24,7 +24,7 @@ from generator.catalog.quota_checks import quota_problems
 from generator.paths import SCHEMAS_DIR
 from generator.errors import CatalogError, CatalogPath, Problem
 from generator.catalog.loader import LoadedCatalog
-from generator.catalog.model import (Catalog, Deployment, DnsTarget, Environment, ListenerRule, MigrationState, Service,
+from generator.catalog.model import (PLATFORM_STACK, Catalog, Deployment, DnsTarget, Environment, ListenerRule, MigrationState, Service,
                              build_catalog, url_variable)
 
 SCHEMA_PATH = SCHEMAS_DIR / "catalog.schema.json"
@@ -359,6 +359,7 @@ def model_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]
         deployment = catalog.deployment(environment)
         yield from _listener_problems(loaded, deployment)
         yield from _name_problems(loaded, deployment)
+        yield from _stack_problems(loaded, deployment)
     yield from quota_problems(loaded, catalog)
 
 
@@ -806,6 +807,33 @@ def _name_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterator[Pr
                 yield loaded.problem(deployed.service.source,
                                      f"in environment {env.name!r} the {limit.what} {name!r} has {len(name)} characters; "
                                      f"AWS allows {limit.limit}: shorten {shortener}")
+
+
+def _stack_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterator[Problem]:
+    """A `layout: stacks` environment: stack names that are directory names of their own, and stacks small
+    enough to plan in seconds."""
+    env = deployment.environment
+    if env.layout != "stacks":
+        return
+    if env.legacy is not None:
+        yield loaded.problem((*env.source, "layout"),
+                             "an environment that still migrates from Kubernetes (`legacy`) keeps `layout: single`: a "
+                             "service moving to ECS takes over the load balancer's rule for its routes, which a `moved` "
+                             "block cannot carry from the platform stack's state into its group's. Switch to `stacks` "
+                             "once `legacy` is gone")
+    limit = deployment.platform.max_services_per_stack
+    for stack in deployment.stacks[1:]:
+        first = stack.services[0].service
+        if stack.name == PLATFORM_STACK:
+            yield loaded.problem((*first.source, "stack" if first.stack != first.group else "group"),
+                                 f"{PLATFORM_STACK!r} is the name of the environment's shared stack; give the services "
+                                 "of this group another `stack`")
+        if len(stack.services) > limit:
+            over = stack.services[limit].service
+            yield loaded.problem(over.source,
+                                 f"stack {stack.name!r} of environment {env.name!r} would hold {len(stack.services)} "
+                                 f"services; `platform.max_services_per_stack` allows {limit} (each is about 26 resources "
+                                 f"to plan): give this and later ones `stack: {stack.name}-2`, or raise the limit")
 
 
 def _listener_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterator[Problem]:

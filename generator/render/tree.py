@@ -21,6 +21,7 @@ import jinja2.bccache
 
 from generator.render import docs, hcl, record as render_record, yaml_text
 from generator.render.hcl_format import align_assignments
+from generator.render.roots import Root, roots
 from generator.catalog.model import Catalog, Environment
 from generator.catalog.naming import SharedNames
 from generator.paths import TEMPLATES_DIR
@@ -180,23 +181,34 @@ def render_modules() -> dict[PurePosixPath, str]:
 
 
 def render_environment(catalog: Catalog, environment: Environment, source_name: str) -> dict[PurePosixPath, str]:
-    """The files of one environment root."""
+    """The files of one environment: its root, or its stacks' roots, with the README and render record beside them."""
     deployment = catalog.deployment(environment)
-    root = PurePosixPath("environments", environment.name)
+    base = PurePosixPath("environments", environment.name)
     files = {
-        root / render_record.RECORD_FILE: render_record.record_text(deployment),
-        root / "README.md": doc_template_environment().get_template("docs/environment-README.md.j2").render(
+        base / render_record.RECORD_FILE: render_record.record_text(deployment),
+        base / "README.md": doc_template_environment().get_template("docs/environment-README.md.j2").render(
             doc=docs.environment_doc(deployment)),
     }
-    for file_name in ENVIRONMENT_FILES:
-        template = f"environment/{file_name}.j2"
-        files[root / file_name] = render_template(
-            template,
-            header=header(f"Source: environment {environment.name!r} of {source_name} through templates/{template}.",
-                          "Change the catalog and run `make render`."),
-            deployment=deployment,
-        )
+    for root in roots(deployment):
+        for file_name in ENVIRONMENT_FILES:
+            template = _root_template(root, file_name)
+            what = f"environment {environment.name!r}" if root.stack is None else \
+                f"stack {root.stack.name!r} of environment {environment.name!r}"
+            files[root.directory / file_name] = render_template(
+                template,
+                header=header(f"Source: {what} of {source_name} through templates/{template}.",
+                              "Change the catalog and run `make render`."),
+                deployment=deployment,
+                root=root,
+            )
     return files
+
+
+def _root_template(root: Root, file_name: str) -> str:
+    """A service group's stack has its own main.tf and outputs.tf; every other file is the single root's."""
+    if root.is_group_stack and file_name in ("main.tf", "outputs.tf"):
+        return f"stack/{file_name}.j2"
+    return f"environment/{file_name}.j2"
 
 
 # Environments are independent: a large catalog renders them in forked processes, one core each. Below

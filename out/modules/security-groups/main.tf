@@ -7,23 +7,34 @@
 # the services that declare they call it; nothing else.
 
 locals {
-  load_balanced          = { for name, service in var.services : name => service if service.load_balanced && !service.internal }
-  internal_load_balanced = { for name, service in var.services : name => service if service.load_balanced && service.internal }
+  # An environment cut into stacks splits this module in two: the platform stack creates the groups
+  # (`service_rules = false`), each service group's stack the rules its services need
+  # (`existing_security_groups` set). A single root does both.
+  creates_groups = var.existing_security_groups == null
+  rule_services  = var.service_rules ? var.services : {}
+
+  alb_security_group_id          = local.creates_groups ? one(aws_security_group.alb[*].id) : var.existing_security_groups.alb
+  internal_alb_security_group_id = local.creates_groups ? one(aws_security_group.internal_alb[*].id) : var.existing_security_groups.internal_alb
+  service_security_group_ids     = local.creates_groups ? { for name, group in aws_security_group.service : name => group.id } : var.existing_security_groups.services
+  ports                          = merge(var.callee_ports, { for name, service in var.services : name => service.port })
+
+  load_balanced          = { for name, service in local.rule_services : name => service if service.load_balanced && !service.internal }
+  internal_load_balanced = { for name, service in local.rule_services : name => service if service.load_balanced && service.internal }
 
   file_system_access = merge([
-    for name, service in var.services : {
+    for name, service in local.rule_services : {
       for file_system in service.file_systems : "${name}->${file_system}" => { service = name, file_system = file_system }
     }
   ]...)
 
   service_calls = merge([
-    for caller, service in var.services : {
+    for caller, service in local.rule_services : {
       for callee in service.calls : "${caller}->${callee}" => { caller = caller, callee = callee }
     }
   ]...)
 
   data_store_access = merge([
-    for name, service in var.services : {
+    for name, service in local.rule_services : {
       for store in service.data_stores : "${name}->${store}" => { service = name, store = store }
     }
   ]...)
@@ -31,7 +42,7 @@ locals {
   legacy_addresses = var.legacy_ingress == null ? [] : var.legacy_ingress.addresses
 
   legacy_callers = merge([
-    for name, service in var.services : {
+    for name, service in local.rule_services : {
       for address in local.legacy_addresses : "${name}->${address}" => { service = name, address = address }
     } if service.calls_legacy
   ]...)
@@ -43,6 +54,8 @@ locals {
 
 resource "aws_security_group" "alb" {
   #checkov:skip=CKV2_AWS_5:Attached to the load balancer in the alb module, which checkov does not follow across modules.
+  count = local.creates_groups ? 1 : 0
+
   name        = var.alb_security_group_name
   description = "Internet-facing load balancer: HTTPS in, service ports out"
   vpc_id      = var.vpc_id
@@ -50,11 +63,17 @@ resource "aws_security_group" "alb" {
   tags = var.tags
 }
 
+# Before 0.9.0 the group had no `count`.
+moved {
+  from = aws_security_group.alb
+  to   = aws_security_group.alb[0]
+}
+
 resource "aws_vpc_security_group_ingress_rule" "alb_https" {
   #checkov:skip=CKV_AWS_260:Port 80 is not opened here; HTTPS from anywhere is the purpose of an internet-facing ALB.
-  count = var.load_balancer_behind_cloudfront_only ? 0 : 1
+  count = local.creates_groups && !var.load_balancer_behind_cloudfront_only ? 1 : 0
 
-  security_group_id = aws_security_group.alb.id
+  security_group_id = local.alb_security_group_id
   description       = "HTTPS from the internet"
   ip_protocol       = "tcp"
   from_port         = 443
@@ -64,9 +83,9 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https" {
 
 resource "aws_vpc_security_group_ingress_rule" "alb_http" {
   #checkov:skip=CKV_AWS_260:The port-80 listener only answers with a redirect to HTTPS (design section 7.1).
-  count = var.load_balancer_behind_cloudfront_only ? 0 : 1
+  count = local.creates_groups && !var.load_balancer_behind_cloudfront_only ? 1 : 0
 
-  security_group_id = aws_security_group.alb.id
+  security_group_id = local.alb_security_group_id
   description       = "HTTP from the internet, redirected to HTTPS"
   ip_protocol       = "tcp"
   from_port         = 80
@@ -78,15 +97,15 @@ resource "aws_vpc_security_group_ingress_rule" "alb_http" {
 # nothing on port 80 (CloudFront redirects viewers to HTTPS itself). The prefix
 # list counts as 55 rules against the group's quota of 60, so it is one rule.
 data "aws_ec2_managed_prefix_list" "cloudfront" {
-  count = var.load_balancer_behind_cloudfront_only ? 1 : 0
+  count = local.creates_groups && var.load_balancer_behind_cloudfront_only ? 1 : 0
 
   name = "com.amazonaws.global.cloudfront.origin-facing"
 }
 
 resource "aws_vpc_security_group_ingress_rule" "alb_https_from_cloudfront" {
-  count = var.load_balancer_behind_cloudfront_only ? 1 : 0
+  count = local.creates_groups && var.load_balancer_behind_cloudfront_only ? 1 : 0
 
-  security_group_id = aws_security_group.alb.id
+  security_group_id = local.alb_security_group_id
   description       = "HTTPS from CloudFront only"
   ip_protocol       = "tcp"
   from_port         = 443
@@ -97,20 +116,20 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https_from_cloudfront" {
 resource "aws_vpc_security_group_egress_rule" "alb_to_service" {
   for_each = local.load_balanced
 
-  security_group_id            = aws_security_group.alb.id
+  security_group_id            = local.alb_security_group_id
   description                  = "To ${each.key}"
   ip_protocol                  = "tcp"
   from_port                    = each.value.port
   to_port                      = each.value.port
-  referenced_security_group_id = aws_security_group.service[each.key].id
+  referenced_security_group_id = local.service_security_group_ids[each.key]
 }
 
 # While the environment migrates: requests no ECS service takes go on to the
 # Kubernetes ingress, and pods reach services on ECS through the listener.
 resource "aws_vpc_security_group_egress_rule" "alb_to_legacy" {
-  for_each = toset(local.legacy_addresses)
+  for_each = local.creates_groups ? toset(local.legacy_addresses) : toset([])
 
-  security_group_id = aws_security_group.alb.id
+  security_group_id = local.alb_security_group_id
   description       = "To the Kubernetes ingress"
   ip_protocol       = "tcp"
   from_port         = var.legacy_ingress.port
@@ -119,9 +138,9 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_legacy" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "alb_https_from_cluster" {
-  for_each = toset(var.cluster_cidrs)
+  for_each = local.creates_groups ? toset(var.cluster_cidrs) : toset([])
 
-  security_group_id = aws_security_group.alb.id
+  security_group_id = local.alb_security_group_id
   description       = "HTTPS from Kubernetes pods"
   ip_protocol       = "tcp"
   from_port         = 443
@@ -135,7 +154,7 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https_from_cluster" {
 
 resource "aws_security_group" "internal_alb" {
   #checkov:skip=CKV2_AWS_5:Attached to the internal load balancer in the alb module, which checkov does not follow across modules.
-  count = var.internal_alb_security_group_name != null ? 1 : 0
+  count = local.creates_groups && var.internal_alb_security_group_name != null ? 1 : 0
 
   name        = var.internal_alb_security_group_name
   description = "Internal load balancer: HTTPS from inside the VPC, service ports out"
@@ -145,7 +164,7 @@ resource "aws_security_group" "internal_alb" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "internal_alb_https" {
-  for_each = var.internal_alb_security_group_name != null ? toset(var.internal_alb_client_cidrs) : toset([])
+  for_each = local.creates_groups && var.internal_alb_security_group_name != null ? toset(var.internal_alb_client_cidrs) : toset([])
 
   security_group_id = aws_security_group.internal_alb[0].id
   description       = "HTTPS from ${each.value}"
@@ -158,12 +177,12 @@ resource "aws_vpc_security_group_ingress_rule" "internal_alb_https" {
 resource "aws_vpc_security_group_egress_rule" "internal_alb_to_service" {
   for_each = local.internal_load_balanced
 
-  security_group_id            = aws_security_group.internal_alb[0].id
+  security_group_id            = local.internal_alb_security_group_id
   description                  = "To ${each.key}"
   ip_protocol                  = "tcp"
   from_port                    = each.value.port
   to_port                      = each.value.port
-  referenced_security_group_id = aws_security_group.service[each.key].id
+  referenced_security_group_id = local.service_security_group_ids[each.key]
 }
 
 ################################################################################
@@ -172,7 +191,7 @@ resource "aws_vpc_security_group_egress_rule" "internal_alb_to_service" {
 
 resource "aws_security_group" "service" {
   #checkov:skip=CKV2_AWS_5:Attached to the service's tasks in the ecs-service module, which checkov does not follow across modules.
-  for_each = var.services
+  for_each = local.creates_groups ? var.services : {}
 
   name        = each.value.security_group_name
   description = "Tasks of ${each.key}"
@@ -184,53 +203,53 @@ resource "aws_security_group" "service" {
 resource "aws_vpc_security_group_ingress_rule" "service_from_alb" {
   for_each = local.load_balanced
 
-  security_group_id            = aws_security_group.service[each.key].id
+  security_group_id            = local.service_security_group_ids[each.key]
   description                  = "From the load balancer"
   ip_protocol                  = "tcp"
   from_port                    = each.value.port
   to_port                      = each.value.port
-  referenced_security_group_id = aws_security_group.alb.id
+  referenced_security_group_id = local.alb_security_group_id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "service_from_internal_alb" {
   for_each = local.internal_load_balanced
 
-  security_group_id            = aws_security_group.service[each.key].id
+  security_group_id            = local.service_security_group_ids[each.key]
   description                  = "From the internal load balancer"
   ip_protocol                  = "tcp"
   from_port                    = each.value.port
   to_port                      = each.value.port
-  referenced_security_group_id = aws_security_group.internal_alb[0].id
+  referenced_security_group_id = local.internal_alb_security_group_id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "service_from_caller" {
   for_each = local.service_calls
 
-  security_group_id            = aws_security_group.service[each.value.callee].id
+  security_group_id            = local.service_security_group_ids[each.value.callee]
   description                  = "Service Connect from ${each.value.caller}"
   ip_protocol                  = "tcp"
-  from_port                    = var.services[each.value.callee].port
-  to_port                      = var.services[each.value.callee].port
-  referenced_security_group_id = aws_security_group.service[each.value.caller].id
+  from_port                    = local.ports[each.value.callee]
+  to_port                      = local.ports[each.value.callee]
+  referenced_security_group_id = local.service_security_group_ids[each.value.caller]
 }
 
 resource "aws_vpc_security_group_egress_rule" "service_to_callee" {
   for_each = local.service_calls
 
-  security_group_id            = aws_security_group.service[each.value.caller].id
+  security_group_id            = local.service_security_group_ids[each.value.caller]
   description                  = "Service Connect to ${each.value.callee}"
   ip_protocol                  = "tcp"
-  from_port                    = var.services[each.value.callee].port
-  to_port                      = var.services[each.value.callee].port
-  referenced_security_group_id = aws_security_group.service[each.value.callee].id
+  from_port                    = local.ports[each.value.callee]
+  to_port                      = local.ports[each.value.callee]
+  referenced_security_group_id = local.service_security_group_ids[each.value.callee]
 }
 
 # Image pulls, Secrets Manager, CloudWatch Logs and the Service Connect agent
 # reach AWS APIs over HTTPS through the NAT gateways.
 resource "aws_vpc_security_group_egress_rule" "service_https" {
-  for_each = var.services
+  for_each = local.rule_services
 
-  security_group_id = aws_security_group.service[each.key].id
+  security_group_id = local.service_security_group_ids[each.key]
   description       = "HTTPS to AWS APIs"
   ip_protocol       = "tcp"
   from_port         = 443
@@ -242,7 +261,7 @@ resource "aws_vpc_security_group_egress_rule" "service_https" {
 resource "aws_vpc_security_group_egress_rule" "service_to_legacy" {
   for_each = local.legacy_callers
 
-  security_group_id = aws_security_group.service[each.value.service].id
+  security_group_id = local.service_security_group_ids[each.value.service]
   description       = "To services on Kubernetes, through its ingress"
   ip_protocol       = "tcp"
   from_port         = var.legacy_ingress.port
@@ -257,7 +276,7 @@ resource "aws_vpc_security_group_egress_rule" "service_to_legacy" {
 resource "aws_vpc_security_group_egress_rule" "service_to_data_store" {
   for_each = local.data_store_access
 
-  security_group_id            = aws_security_group.service[each.value.service].id
+  security_group_id            = local.service_security_group_ids[each.value.service]
   description                  = "To ${each.value.store}"
   ip_protocol                  = "tcp"
   from_port                    = var.data_stores[each.value.store].port
@@ -273,7 +292,7 @@ resource "aws_vpc_security_group_ingress_rule" "data_store_from_service" {
   ip_protocol                  = "tcp"
   from_port                    = var.data_stores[each.value.store].port
   to_port                      = var.data_stores[each.value.store].port
-  referenced_security_group_id = aws_security_group.service[each.value.service].id
+  referenced_security_group_id = local.service_security_group_ids[each.value.service]
 }
 
 ################################################################################
@@ -283,7 +302,7 @@ resource "aws_vpc_security_group_ingress_rule" "data_store_from_service" {
 resource "aws_vpc_security_group_egress_rule" "service_to_file_system" {
   for_each = local.file_system_access
 
-  security_group_id            = aws_security_group.service[each.value.service].id
+  security_group_id            = local.service_security_group_ids[each.value.service]
   description                  = "NFS to ${each.value.file_system}"
   ip_protocol                  = "tcp"
   from_port                    = 2049
@@ -299,5 +318,5 @@ resource "aws_vpc_security_group_ingress_rule" "file_system_from_service" {
   ip_protocol                  = "tcp"
   from_port                    = 2049
   to_port                      = 2049
-  referenced_security_group_id = aws_security_group.service[each.value.service].id
+  referenced_security_group_id = local.service_security_group_ids[each.value.service]
 }

@@ -3,15 +3,15 @@
 
 output "alb_security_group_id" {
   description = "ID of the load balancer's security group."
-  value       = aws_security_group.alb.id
+  value       = local.alb_security_group_id
 }
 
 output "service_security_group_ids" {
   description = "A map of service name to the ID of its security group."
-  value       = { for name, group in aws_security_group.service : name => group.id }
+  value       = local.service_security_group_ids
 }
 
 output "internal_alb_security_group_id" {
   description = "ID of the internal load balancer's security group; `null` when no service is internal."
-  value       = one(aws_security_group.internal_alb[*].id)
+  value       = local.internal_alb_security_group_id
 }

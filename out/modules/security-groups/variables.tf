@@ -7,8 +7,36 @@ variable "vpc_id" {
 }
 
 variable "alb_security_group_name" {
-  description = "Name of the load balancer's security group."
+  description = "Name of the load balancer's security group; `null` when `existing_security_groups` is set."
   type        = string
+  default     = null
+
+  validation {
+    condition     = (var.alb_security_group_name == null) == (var.existing_security_groups != null)
+    error_message = "Give either `alb_security_group_name` (this module creates the groups) or `existing_security_groups` (another stack did)."
+  }
+}
+
+variable "service_rules" {
+  description = "Create the rules of `services`: their ports from the load balancers and callers, egress to callees, AWS APIs, data stores and file systems. `false` in an environment's platform stack, whose service-group stacks own those rules."
+  type        = bool
+  default     = true
+}
+
+variable "existing_security_groups" {
+  description = "Security groups another stack created (a service group's stack reads the platform's): the load balancers' and every service's by name. When set, this module creates only rules."
+  type = object({
+    alb          = string
+    internal_alb = optional(string)
+    services     = map(string)
+  })
+  default = null
+}
+
+variable "callee_ports" {
+  description = "Ports of services in other stacks that `services` call (their groups are in `existing_security_groups`)."
+  type        = map(number)
+  default     = {}
 }
 
 variable "services" {
@@ -30,8 +58,8 @@ variable "services" {
   }
 
   validation {
-    condition     = alltrue(flatten([for service in values(var.services) : [for callee in service.calls : contains(keys(var.services), callee)]]))
-    error_message = "Every entry of `calls` must name a service in this map."
+    condition     = alltrue(flatten([for service in values(var.services) : [for callee in service.calls : contains(keys(var.services), callee) || contains(keys(var.callee_ports), callee)]]))
+    error_message = "Every entry of `calls` must name a service in this map or in `callee_ports`."
   }
 }
 
