@@ -305,3 +305,73 @@ def import_command(platform_name: str, out_path: Path, environment_name: str, re
         sys.exit(1)
     click.echo(f"{out_path}: {len(services)} services imported, {len(result.notes)} items to review; it validates"
                + (f"; report in {report_path}" if report_path else ""))
+
+
+@main.group("stacks")
+def stacks_group() -> None:
+    """Environments with `layout: stacks`: apply order, and moving a single root's state into stacks."""
+
+
+@stacks_group.command("order")
+@CATALOG_OPTION
+@ENV_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {environment, platform, service_stacks: [...]}.")
+def stacks_order_command(catalog_path: Path, environment_name: str, as_json: bool) -> None:
+    """Print the environment's roots in the order to apply them: `platform`, then the service stacks (in parallel)."""
+    import json
+
+    from generator.operate import stacks
+
+    catalog = api.validate(catalog_path)
+    found = stacks.order(catalog.deployment(_environment(catalog, environment_name)))
+    if as_json:
+        click.echo(json.dumps({"environment": found.environment, "platform": found.platform,
+                               "service_stacks": list(found.service_stacks)}, indent=2))
+        return
+    click.echo(f"1. environments/{found.environment}/{found.platform}")
+    for name in found.service_stacks:
+        click.echo(f"2. environments/{found.environment}/{name}   (the 2s are independent: apply them in parallel)"
+                   if name == found.service_stacks[0] else f"2. environments/{found.environment}/{name}")
+
+
+@stacks_group.command("split-state")
+@CATALOG_OPTION
+@ENV_OPTION
+@click.option("--state", "state_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The single root's state: the output of `terraform state pull` in environments/<env>/.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Directory for one <stack>.tfstate per stack (created; existing files are not overwritten).")
+def split_state_command(catalog_path: Path, environment_name: str, state_path: Path, out_dir: Path) -> None:
+    """Split an environment's single-root state into its stacks' states; `terraform state push` each, platform first."""
+    import json
+
+    from generator.operate import stacks
+
+    catalog = api.validate(catalog_path)
+    deployment = catalog.deployment(_environment(catalog, environment_name))
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise click.ClickException(f"cannot read {state_path}: {error.strerror}") from None
+    except ValueError as error:
+        raise click.ClickException(f"{state_path} is not JSON ({error}): give the output of `terraform state pull`") from None
+    split = stacks.split_state(state, deployment)
+    before, after = stacks.instance_count(state), sum(stacks.instance_count(part) for part in split.values())
+    if before != after:  # every managed instance lands in exactly one stack
+        raise click.ClickException(f"the split holds {after} resource instances, the state {before}; nothing was written")
+    targets = {name: out_dir / f"{name}.tfstate" for name in split}
+    existing = [str(path) for path in targets.values() if path.exists()]
+    if existing:
+        raise click.ClickException(f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
+                                   "nothing was written (remove them or choose another --out)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, part in split.items():
+            targets[name].write_text(json.dumps(part, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"cannot write {error.filename or out_dir}: {error.strerror}") from None
+    click.echo(f"{state_path}: {before} resource instances split into {len(split)} stacks:")
+    for name, part in split.items():
+        click.echo(f"  {name:<24} {stacks.instance_count(part):>5}  {targets[name]}")
+    click.echo("Next, in each stack's directory, platform first: terraform init && terraform state push "
+               "<its file>; then `terraform plan` in each must report no changes.")

@@ -115,7 +115,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     harness = sys.modules.get("harness")
     if harness is None or not harness.SUMMARY:
         return
-    phases = ["seed", "shared", "preflight", "init", "apply", "check", "plan", "day-2", "migrate", "deploy", "destroy"]
+    phases = ["seed", "shared", "preflight", "init", "apply", "check", "plan", "move", "edit", "day-2", "migrate", "deploy", "destroy"]
     write = terminalreporter.write_line
     write("")
     write("e2e summary (wall seconds per phase)")
@@ -124,6 +124,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         cells = " ".join(f"{log.seconds[p]:7.1f}" if p in log.seconds else f"{'-':>7}" for p in phases)
         write(f"{log.name:<14} {log.applied or '-':>7} {log.destroyed or '-':>9}  {log.plan_result or 'FAILED':<11} "
               f"{cells} {sum(log.seconds.values()):8.1f}")
+    for line in harness.STACK_LINES:
+        write(line)
     day_two = sys.modules.get("day_two")
     for line in day_two.summary_lines() if day_two else []:
         write(line)

@@ -61,3 +61,43 @@ def resources(parsed: dict[str, Any], kind: str = "resource") -> dict[tuple[str,
             for name, body in named.items():
                 found[(literal(rtype), literal(name))] = body
     return found
+
+
+# An environment is one root (`environments/<env>/*.tf`) or, with `layout: stacks`, a `platform` root and
+# one root per service stack (`environments/<env>/<stack>/*.tf`). Tests read the files where they are.
+
+def environment_roots(out: Path, environment: str) -> list[Path]:
+    """The directories of an environment's roots: the single root, or `platform` then the service stacks."""
+    base = out / "environments" / environment
+    if (base / "main.tf").is_file():
+        return [base]
+    stacks = sorted(path for path in base.iterdir() if path.is_dir() and (path / "main.tf").is_file())
+    assert base / "platform" in stacks, f"{base} holds neither main.tf nor a platform stack"
+    return [base / "platform", *(path for path in stacks if path.name != "platform")]
+
+
+def platform_file(out: Path, environment: str, name: str = "main.tf") -> Path:
+    """The file of the root that holds the cluster, load balancers and CI role."""
+    return environment_roots(out, environment)[0] / name
+
+
+def service_modules(out: Path, environment: str) -> dict[str, Any]:
+    """Every service and scheduled-task module block of an environment, by label, whichever root holds it."""
+    found: dict[str, Any] = {}
+    for root in environment_roots(out, environment):
+        if not (root / "services.tf").is_file():
+            continue  # a platform stack without scheduled tasks
+        for label, body in blocks(load(root / "services.tf"), "module").items():
+            assert label not in found, f"module {label} is in two roots of {environment}"
+            found[label] = body
+    return found
+
+
+def module_in_roots(out: Path, environment: str, label: str, key: str) -> dict[str, Any]:
+    """`key` (a map such as `services`) of module `label`, merged over every root that calls the module."""
+    merged: dict[str, Any] = {}
+    for root in environment_roots(out, environment):
+        module = blocks(load(root / "main.tf"), "module").get(label)
+        if module is not None:
+            merged.update(literal(module).get(key) or {})
+    return merged

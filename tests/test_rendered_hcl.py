@@ -14,7 +14,7 @@ import pytest
 from conftest import COMMITTED_OUT, GOLDEN_TREE, NEXUS_CATALOG, ORBIT_CATALOG, nexus_data, orbit_data, write_yaml
 from generator import api
 from catalog_expectations import expected_url_variables, services_on_ecs
-from hcl_reading import blocks, literal, load, resources
+from hcl_reading import blocks, literal, load, platform_file, resources, service_modules
 
 CATALOGS = [(NEXUS_CATALOG, nexus_data, COMMITTED_OUT), (ORBIT_CATALOG, orbit_data, GOLDEN_TREE)]
 
@@ -45,14 +45,15 @@ def test_every_tf_file_parses(rendered: tuple[dict[str, Any], Path]) -> None:
 def test_each_service_module_carries_its_catalog_facts(rendered: tuple[dict[str, Any], Path]) -> None:
     data, out = rendered
     for env_name, env in data["environments"].items():
-        modules = {label: module for label, module in blocks(load(out / "environments" / env_name / "services.tf"), "module").items()
-                   if literal(module["source"]) == "../../modules/ecs-service"}
+        modules = {label: module for label, module in service_modules(out, env_name).items()
+                   if literal(module["source"]).endswith("/modules/ecs-service")}
         on_ecs = services_on_ecs(data, env)
         assert len(modules) == len(on_ecs)
         for name, service in on_ecs.items():
             module = modules["service_" + name.replace("-", "_")]
             assert literal(module["name"]) == name
-            assert literal(module["source"]) == "../../modules/ecs-service"
+            # Two levels up from a single root, three from a stack's (`environments/<env>/<stack>`).
+            assert literal(module["source"]) == ("../../../" if env.get("layout") == "stacks" else "../../") + "modules/ecs-service"
             sizing = expected_sizing(data, service)
             assert (module["cpu"], module["memory"]) == (sizing["cpu"], sizing["memory"])
             assert (module["min_tasks"], module["max_tasks"]) == (sizing["min_tasks"], sizing["max_tasks"])
@@ -102,7 +103,7 @@ def test_design_priorities_for_nexus() -> None:
 def test_environment_differences(rendered: tuple[dict[str, Any], Path]) -> None:
     data, out = rendered
     for env_name, env in data["environments"].items():
-        main = blocks(load(out / "environments" / env_name / "main.tf"), "module")
+        main = blocks(load(platform_file(out, env_name)), "module")
         assert main["alb"]["deletion_protection"] is env["deletion_protection"]
         assert main["cluster"]["log_retention_days"] == env["log_retention_days"]
         assert literal(main["alb"]["certificate_domain"]) == env["certificate_domain"]
@@ -118,7 +119,7 @@ def test_environment_differences(rendered: tuple[dict[str, Any], Path]) -> None:
 
 def test_nexus_prod_alone_protects_its_load_balancer() -> None:
     protection = {
-        env: blocks(load(COMMITTED_OUT / "environments" / env / "main.tf"), "module")["alb"]["deletion_protection"]
+        env: blocks(load(platform_file(COMMITTED_OUT, env)), "module")["alb"]["deletion_protection"]
         for env in ("dev", "staging", "prod")
     }
     assert protection == {"dev": False, "staging": False, "prod": True}

@@ -24,7 +24,8 @@ from catalog_expectations import (
     DESIGN_5XX_ALARM, DESIGN_CPU_ALARM, DESIGN_MEMORY_ALARM, expected_autoscaling, expected_capacity,
     expected_health_path, expected_sizing, raw_catalog, scheduled_task_in, services_on_ecs,
 )
-from hcl_reading import blocks, literal, load, resources
+from hcl_reading import blocks, literal, load, platform_file, resources
+from hcl_reading import service_modules as all_service_modules
 
 CASES = [(NEXUS_CATALOG, COMMITTED_OUT), (ORBIT_CATALOG, GOLDEN_TREE)]
 _REFERENCE = re.compile(r"^\$\{([a-z_]+(?:\.[a-z_]+)+)\}$")
@@ -55,9 +56,9 @@ def dynamic(body: dict[str, Any], name: str, for_each: str | None = None) -> dic
 
 
 def service_modules(out: Path, env_name: str, source: str = "ecs-service") -> dict[str, dict[str, Any]]:
-    modules = blocks(load(out / "environments" / env_name / "services.tf"), "module")
+    modules = all_service_modules(out, env_name)
     return {literal(module["name"]): literal(module) for module in modules.values()
-            if literal(module["source"]) == f"../../modules/{source}"}
+            if literal(module["source"]).endswith(f"/modules/{source}")}
 
 
 @pytest.fixture(scope="module", params=CASES, ids=["nexus", "orbit"])
@@ -217,18 +218,25 @@ def test_security_group_sources() -> None:
         # The internal load balancer: from the VPC (and pods) only, never 0.0.0.0/0.
         "internal_alb_https": (443, "${each.value}")}
     assert "internal_alb_client_cidrs" in cidr_ingress["internal_alb_https"]["for_each"]
-    assert cidr_ingress["alb_https_from_cluster"]["for_each"] == "${toset(var.cluster_cidrs)}"
+    assert cidr_ingress["alb_https_from_cluster"]["for_each"] == "${local.creates_groups ? toset(var.cluster_cidrs) : toset([])}"
+    # The groups are the module's own in a single root or platform stack, a service stack's lookups otherwise.
+    groups = {key: value for block in load(COMMITTED_OUT / "modules" / "security-groups" / "main.tf")["locals"]
+              for key, value in block.items()}
+    assert groups["alb_security_group_id"] == \
+        "${local.creates_groups ? one(aws_security_group.alb[*].id) : var.existing_security_groups.alb}"
+    assert groups["service_security_group_ids"] == ("${local.creates_groups ? {for name, group in aws_security_group.service : "
+                                                    "name => group.id} : var.existing_security_groups.services}")
     from_alb = found[("aws_vpc_security_group_ingress_rule", "service_from_alb")]
     assert (from_alb["security_group_id"], from_alb["referenced_security_group_id"]) == (
-        "${aws_security_group.service[each.key].id}", "${aws_security_group.alb.id}")
+        "${local.service_security_group_ids[each.key]}", "${local.alb_security_group_id}")
     assert from_alb["from_port"] == from_alb["to_port"] == "${each.value.port}"
     from_caller = found[("aws_vpc_security_group_ingress_rule", "service_from_caller")]
     assert (from_caller["security_group_id"], from_caller["referenced_security_group_id"]) == (
-        "${aws_security_group.service[each.value.callee].id}", "${aws_security_group.service[each.value.caller].id}")
-    assert from_caller["from_port"] == from_caller["to_port"] == "${var.services[each.value.callee].port}"
+        "${local.service_security_group_ids[each.value.callee]}", "${local.service_security_group_ids[each.value.caller]}")
+    assert from_caller["from_port"] == from_caller["to_port"] == "${local.ports[each.value.callee]}"
     to_callee = found[("aws_vpc_security_group_egress_rule", "service_to_callee")]
     assert (to_callee["security_group_id"], to_callee["referenced_security_group_id"]) == (
-        "${aws_security_group.service[each.value.caller].id}", "${aws_security_group.service[each.value.callee].id}")
+        "${local.service_security_group_ids[each.value.caller]}", "${local.service_security_group_ids[each.value.callee]}")
     for name in ("service_to_data_store", "data_store_from_service"):
         rule = found[("aws_vpc_security_group_egress_rule" if name.startswith("service") else "aws_vpc_security_group_ingress_rule", name)]
         assert rule["from_port"] == rule["to_port"] == "${var.data_stores[each.value.store].port}", name
@@ -237,7 +245,7 @@ def test_security_group_sources() -> None:
 def test_security_group_inputs_match_the_catalog(case: tuple[dict[str, Any], Path]) -> None:
     data, out = case
     for env_name, env in data["environments"].items():
-        module = literal(blocks(load(out / "environments" / env_name / "main.tf"), "module")["security_groups"])
+        module = literal(blocks(load(platform_file(out, env_name)), "module")["security_groups"])
         on_ecs = services_on_ecs(data, env)
         for name, service in on_ecs.items():
             entry = module["services"][name]
@@ -399,7 +407,10 @@ def test_protocol_internal_routes_efs_and_overrides_reach_the_roots(case: tuple[
         assert module.get("protocol", "http") == service.get("protocol", "http"), (env_name, name)
         if service.get("routes"):
             balancer = "internal_alb" if service.get("internal") else "alb"
-            assert module["listener_arn"] == f"${{module.{balancer}.https_listener_arn}}", (env_name, name)
+            # A service stack finds the platform stack's listener by the load balancer's name.
+            expected = (f"${{data.aws_lb_listener.{balancer}.arn}}" if env.get("layout") == "stacks"
+                        else f"${{module.{balancer}.https_listener_arn}}")
+            assert module["listener_arn"] == expected, (env_name, name)
         volumes = module.get("efs_volumes", {})
         assert sorted(volumes) == sorted(service.get("efs_volumes", {})), (env_name, name)
         for volume_name, volume in service.get("efs_volumes", {}).items():
@@ -411,7 +422,7 @@ def test_protocol_internal_routes_efs_and_overrides_reach_the_roots(case: tuple[
         if env_name in data["services"][name].get("overrides", {}):
             seen.add("override")
     for env_name, env in data["environments"].items():
-        root = load(out / "environments" / env_name / "main.tf")
+        root = load(platform_file(out, env_name))
         on_ecs = services_on_ecs(data, env)
         internal = any(body.get("internal") and body.get("routes") for body in on_ecs.values())
         assert ("internal_alb" in blocks(root, "module")) is internal, env_name

@@ -13,7 +13,7 @@ import yaml
 
 from catalog_expectations import raw_catalog
 from conftest import COMMITTED_OUT, NEXUS_CATALOG
-from hcl_reading import blocks, literal, load
+from hcl_reading import blocks, literal, load, platform_file
 
 WORKFLOWS = COMMITTED_OUT / "github" / "workflows"
 BIN = Path(sys.executable).parent
@@ -73,7 +73,7 @@ def test_environments_deploy_in_catalog_order_each_with_its_own_role() -> None:
 def test_deploy_roles_trust_only_their_environments_jobs() -> None:
     raw = raw_catalog(NEXUS_CATALOG)
     for env in raw["environments"]:
-        iam = literal(blocks(load(COMMITTED_OUT / "environments" / env / "main.tf"), "module")["iam"])
+        iam = literal(blocks(load(platform_file(COMMITTED_OUT, env)), "module")["iam"])
         assert iam["ci_github_subject"] == f"repo:{raw['platform']['github_repository']}:environment:{env}"
 
 

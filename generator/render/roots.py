@@ -21,8 +21,6 @@ from generator.catalog.model import DeployedScheduledTask, DeployedService, Depl
 from generator.render.hcl import HclText, quote
 
 SINGLE_ROOT_FILES = ("versions.tf", "main.tf", "services.tf", "outputs.tf")
-PLATFORM_STACK_FILES = ("versions.tf", "main.tf", "services.tf", "outputs.tf")
-GROUP_STACK_FILES = ("versions.tf", "main.tf", "services.tf", "outputs.tf")
 
 
 @dataclass(frozen=True)
@@ -107,6 +105,13 @@ class Root:
         return self.deployment.scheduled_tasks if self.holds_platform else ()
 
     @property
+    def files(self) -> tuple[str, ...]:
+        """The root's file names: a platform stack without scheduled tasks has no services.tf."""
+        if self.stack is not None and self.stack.is_platform and not self.scheduled_tasks:
+            return tuple(name for name in SINGLE_ROOT_FILES if name != "services.tf")
+        return SINGLE_ROOT_FILES
+
+    @property
     def state_key(self) -> str:
         key = self.deployment.names.state_key()
         return key if self.stack is None else key.replace("/terraform.tfstate", f"/{self.stack.name}/terraform.tfstate")
@@ -174,4 +179,4 @@ def roots(deployment: Deployment) -> tuple[Root, ...]:
     return tuple(Root(deployment, stack, base / stack.name) for stack in deployment.stacks)
 
 
-__all__ = ["GROUP_STACK_FILES", "PLATFORM_STACK", "PLATFORM_STACK_FILES", "References", "Root", "SINGLE_ROOT_FILES", "roots"]
+__all__ = ["PLATFORM_STACK", "References", "Root", "SINGLE_ROOT_FILES", "roots"]

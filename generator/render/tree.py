@@ -32,7 +32,6 @@ MODULES = ("alb", "ecs-cluster", "ecs-service", "edge", "iam", "scheduled-task",
 # Modules that need more than the one default provider have their own versions.tf.
 MODULES_WITH_OWN_VERSIONS = ("edge",)
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf")
-ENVIRONMENT_FILES = ("versions.tf", "main.tf", "services.tf", "outputs.tf")
 SHARED_FILES = ("versions.tf", "main.tf", "outputs.tf")
 
 
@@ -190,7 +189,7 @@ def render_environment(catalog: Catalog, environment: Environment, source_name: 
             doc=docs.environment_doc(deployment)),
     }
     for root in roots(deployment):
-        for file_name in ENVIRONMENT_FILES:
+        for file_name in root.files:
             template = _root_template(root, file_name)
             what = f"environment {environment.name!r}" if root.stack is None else \
                 f"stack {root.stack.name!r} of environment {environment.name!r}"

@@ -236,6 +236,7 @@ class PhaseLog:
 
 
 SUMMARY: list[PhaseLog] = []
+STACK_LINES: list[str] = []  # resources per stack and plan times (test_stacks.py), printed after the table
 
 
 def terraform(args: list[str], root: Path, env: dict[str, str], timeout: int) -> subprocess.CompletedProcess[str]:

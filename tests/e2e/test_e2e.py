@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 PARALLELISM = "-parallelism=4"
 
 CYCLES = [
-    (NEXUS_CATALOG, COMMITTED_OUT, "dev"),
+    # NEXUS dev is stacks (`layout: stacks`): test_stacks.py applies it as one root, moves it and destroys it.
     # Every NEXUS environment passes the emulator's AWS limits (tests/e2e/aws_limits.py): staging's
     # CI deploy policy was over IAM's 10,240 characters before it was scoped by names.
     (NEXUS_CATALOG, COMMITTED_OUT, "staging"),

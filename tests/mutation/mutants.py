@@ -50,10 +50,10 @@ MUTANTS: tuple[Mutant, ...] = (
            "base              = capacity_provider_strategy.value.base", "base              = 0"),
     # security-groups module
     Mutant("service open to itself instead of the ALB", SG,
-           "referenced_security_group_id = aws_security_group.alb.id", "referenced_security_group_id = aws_security_group.service[each.key].id"),
+           "referenced_security_group_id = local.alb_security_group_id", "referenced_security_group_id = local.service_security_group_ids[each.key]"),
     Mutant("callee rule admits the callee, not the caller", SG,
-           "referenced_security_group_id = aws_security_group.service[each.value.caller].id",
-           "referenced_security_group_id = aws_security_group.service[each.value.callee].id"),
+           "referenced_security_group_id = local.service_security_group_ids[each.value.caller]",
+           "referenced_security_group_id = local.service_security_group_ids[each.value.callee]"),
     Mutant("data-store egress on every port", SG,
            "to_port                      = var.data_stores[each.value.store].port", "to_port                      = 65535"),
     # iam module

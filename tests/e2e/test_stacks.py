@@ -1,0 +1,173 @@
+"""`make e2e`, issue #21: NEXUS dev applied as the single root it was before, its state moved into the
+stacks the committed out/ holds (`layout: stacks`) with an empty plan in every stack, a one-service edit
+planned both ways on the same world (the before/after the note reports), applied in its stack alone,
+and every stack destroyed, platform last."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from checks import assert_applied_world_matches, assert_nothing_left
+from conftest import COMMITTED_OUT, NEXUS_CATALOG, REPO
+from generator import api
+from generator.operate.stacks import instance_count
+from harness import SUMMARY, STACK_LINES, PhaseLog, add_overrides, count, emulator, prepare_root, seed_existing_world, terraform
+
+pytestmark = pytest.mark.e2e
+
+PARALLELISM = "-parallelism=4"
+ENVIRONMENT = "dev"
+PLAN_REPEATS = 3  # each plan timing is the median of this many runs
+
+
+def _catalog_with(tmp_path: Path, name: str, edit: Any) -> Path:
+    data = yaml.safe_load(NEXUS_CATALOG.read_text(encoding="utf-8"))
+    edit(data)
+    path = tmp_path / name / NEXUS_CATALOG.name  # the file's name is in every header
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _single(data: dict[str, Any]) -> None:
+    data["environments"][ENVIRONMENT]["layout"] = "single"
+
+
+def _edited_service(data: dict[str, Any]) -> str:
+    """The service the one-service edit changes: the first with its own `stack` in the catalog file."""
+    return next(name for name, service in data["services"].items() if "stack" in service)
+
+
+def _variable_edit(service: str) -> Any:
+    """The everyday edit: one environment variable of one service (a new task definition revision)."""
+    def edit(data: dict[str, Any]) -> None:
+        data["services"][service].setdefault("environment", {})["FEATURE_FLAGS"] = "stacks-e2e"
+    return edit
+
+
+def _copy_tf(source: Path, target: Path) -> None:
+    """A re-rendered root's .tf files over a working copy that keeps its .terraform and state."""
+    for path in source.glob("*.tf"):
+        shutil.copyfile(path, target / path.name)
+
+
+def _timed_plan(root: Path, env: dict[str, str], expect: int) -> float:
+    seconds = []
+    for _ in range(PLAN_REPEATS):
+        started = time.monotonic()
+        result = terraform(["plan", "-detailed-exitcode", "-input=false", "-lock=false"], root, env, 900)
+        seconds.append(time.monotonic() - started)
+        assert result.returncode == expect, f"plan in {root} exited {result.returncode}, expected {expect}:\n{result.stdout[-4000:]}{result.stderr[-3000:]}"
+    return statistics.median(seconds)
+
+
+def test_single_root_moves_to_stacks(tmp_path: Path, terraform_env: dict[str, str]) -> None:
+    raw = yaml.safe_load(NEXUS_CATALOG.read_text(encoding="utf-8"))
+    assert raw["environments"][ENVIRONMENT].get("layout") == "stacks", "the catalog's dev is expected as stacks"
+    single_catalog = _catalog_with(tmp_path, "single", _single)
+    catalog = api.validate(NEXUS_CATALOG)
+    deployment = catalog.deployment(next(e for e in catalog.environments if e.name == ENVIRONMENT))
+    stack_names = [stack.name for stack in deployment.stacks]
+    log = PhaseLog(f"nexus/{ENVIRONMENT} 1->stacks")
+    SUMMARY.append(log)
+    print(f"\n==> {log.name}", flush=True)
+
+    single_tree = tmp_path / "single-rendered"
+    api.render(single_catalog, single_tree)
+    with emulator() as url:
+        started = time.monotonic()
+        seed_existing_world(url, deployment)
+        single_root = prepare_root(single_tree, ENVIRONMENT, url, catalog.platform.region, tmp_path / "single")
+        log.seconds["seed"] = time.monotonic() - started
+
+        def run(name: str, args: list[str], root: Path, timeout: int = 1200) -> str:
+            started = time.monotonic()
+            result = terraform(args, root, terraform_env, timeout)
+            log.seconds[name] = log.seconds.get(name, 0.0) + time.monotonic() - started
+            assert result.returncode == 0, f"terraform {args[0]} in {root} failed:\n{result.stdout[-3000:]}{result.stderr[-6000:]}"
+            return result.stdout
+
+        run("init", ["init", "-input=false"], single_root)
+        applied = run("apply", ["apply", "-auto-approve", "-input=false", PARALLELISM], single_root)
+        log.applied = count(r"Apply complete! Resources: (\d+) added", applied)
+        started = time.monotonic()
+        facts = assert_applied_world_matches(url, deployment)  # what the catalog says, whichever layout made it
+        log.seconds["check"] = time.monotonic() - started
+        print(f"    [{ENVIRONMENT}] {facts} facts of the catalog found in the emulator", flush=True)
+
+        # The move: the single root's state, split by the tool, pushed into each stack of the committed out/.
+        pulled = terraform(["state", "pull"], single_root, terraform_env, 120)
+        assert pulled.returncode == 0, pulled.stderr
+        state_file = tmp_path / "single.tfstate"
+        state_file.write_text(pulled.stdout, encoding="utf-8")
+        in_single = instance_count(json.loads(pulled.stdout))
+        split = subprocess.run(
+            [sys.executable, "-m", "generator", "stacks", "split-state", "--catalog", str(NEXUS_CATALOG), "--env",
+             ENVIRONMENT, "--state", str(state_file), "--out", str(tmp_path / "states")],
+            cwd=REPO, capture_output=True, text=True, check=False)
+        assert split.returncode == 0, split.stderr
+        print("    " + split.stdout.replace("\n", "\n    ").rstrip(), flush=True)
+        assert in_single > 0
+
+        stacks_tree = tmp_path / "stacks"
+        shutil.copytree(COMMITTED_OUT, stacks_tree, ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*"))
+        roots = {name: add_overrides(stacks_tree / "environments" / ENVIRONMENT / name, url, catalog.platform.region)
+                 for name in stack_names}
+        started = time.monotonic()
+        resources_per_stack: dict[str, int] = {}
+        for name, root in roots.items():  # platform first: the others' data sources read what it made
+            run("init", ["init", "-input=false"], root)
+            run("push", ["state", "push", str(tmp_path / "states" / f"{name}.tfstate")], root)
+            listed = terraform(["state", "list"], root, terraform_env, 120).stdout.split()
+            resources_per_stack[name] = len([a for a in listed if ".data." not in f".{a}" and not a.startswith("data.")])
+            planned = terraform(["plan", "-detailed-exitcode", "-input=false"], root, terraform_env, 900)
+            assert planned.returncode == 0, (f"stack {name}: the plan after the move is not empty (exit {planned.returncode}):\n"
+                                             f"{planned.stdout[-6000:]}{planned.stderr[-3000:]}")
+        log.seconds["move"] = time.monotonic() - started
+        log.plan_result = "No changes"
+        total = sum(resources_per_stack.values())
+        assert total == instance_count(json.loads(pulled.stdout)), "the stacks do not hold every resource of the single root"
+        STACK_LINES.append(f"stacks of nexus/{ENVIRONMENT} after the move (managed resources): "
+                           + ", ".join(f"{name} {n}" for name, n in resources_per_stack.items()) + f"; total {total}")
+
+        # One service's environment variable, planned as the single root (before) and as its stack (after), same world.
+        edited_service = _edited_service(raw)
+        stack = next(s.name for s in deployment.stacks if any(svc.name == edited_service for svc in s.services))
+        edited_single = tmp_path / "edited-single"
+        api.render(_catalog_with(tmp_path, "edited-single", lambda d: (_single(d), _variable_edit(edited_service)(d))), edited_single)
+        edited_stacks = tmp_path / "edited-stacks"
+        edited_catalog = _catalog_with(tmp_path, "edited-stacks", _variable_edit(edited_service))
+        api.render(edited_catalog, edited_stacks)
+        changed_roots = sorted({path.parent.name for path in (edited_stacks / "environments" / ENVIRONMENT).glob("*/*.tf")
+                                if path.read_bytes() != (COMMITTED_OUT / path.relative_to(edited_stacks)).read_bytes()})
+        assert changed_roots == [stack], f"a one-service edit changed the files of {changed_roots}, expected only {stack!r}"
+        _copy_tf(edited_single / "environments" / ENVIRONMENT, single_root)
+        before = _timed_plan(single_root, terraform_env, expect=2)
+        _copy_tf(edited_stacks / "environments" / ENVIRONMENT / stack, roots[stack])
+        after = _timed_plan(roots[stack], terraform_env, expect=2)
+        STACK_LINES.append(f"plan of a one-service edit ({edited_service} environment variable), median of {PLAN_REPEATS}: single root "
+                           f"({in_single} resources) {before:.1f} s, stack {stack!r} ({resources_per_stack[stack]}) {after:.1f} s")
+        print(f"    [{ENVIRONMENT}] {STACK_LINES[-1]}", flush=True)
+        run("edit", ["apply", "-auto-approve", "-input=false", PARALLELISM], roots[stack])
+        assert terraform(["plan", "-detailed-exitcode", "-input=false"], roots[stack], terraform_env, 900).returncode == 0
+        edited = api.validate(edited_catalog)
+        deployment = edited.deployment(next(e for e in edited.environments if e.name == ENVIRONMENT))
+        assert_applied_world_matches(url, deployment)
+
+        destroyed = 0
+        for name in reversed(stack_names):  # the service stacks, then the platform they stand on
+            out = run("destroy", ["destroy", "-auto-approve", "-input=false", PARALLELISM], roots[name])
+            destroyed += count(r"Destroy complete! Resources: (\d+) destroyed", out) or 0
+        log.destroyed = destroyed
+        assert destroyed == total
+        assert_nothing_left(url, deployment)
