@@ -8,6 +8,7 @@ from generator.render.changes import replacement_warnings
 from generator.catalog.loader import load_catalog
 from generator.catalog.model import Catalog
 from generator.render.output import TreeDiff, write_tree
+from generator.render.record import load_balancer_memory
 from generator.render.tree import render_catalog
 from generator.catalog.validate import check_catalog
 
@@ -23,6 +24,8 @@ def render(catalog_path: Path, out_dir: Path, check: bool = False, warnings: lis
     `warnings`, when given, receives one line per service whose next apply replaces or
     deletes something that carries traffic (see generator/render/changes.py)."""
     catalog = validate(catalog_path)
+    # Groups stay on the load balancer the previous render put them on while they fit (catalog/placement.py).
+    catalog = catalog.with_load_balancer_memory(load_balancer_memory(catalog, out_dir))
     if warnings is not None:
         warnings.extend(replacement_warnings(catalog, out_dir))
     return write_tree(render_catalog(catalog), out_dir, check=check)

@@ -66,6 +66,20 @@ def render(catalog_path: Path, out_dir: Path, check: bool) -> None:
         click.echo(f"{out_dir} is already up to date; nothing written")
     else:
         click.echo(f"{out_dir}: {len(diff.added)} added, {len(diff.changed)} changed, {len(diff.removed)} removed")
+        _echo_touched_roots(out_dir, [*diff.added, *diff.changed, *diff.removed])
+
+
+def _echo_touched_roots(out_dir: Path, changed: list[str]) -> None:
+    """Which Terraform roots to plan and apply after this render, in order."""
+    from generator.render.roots import root_directories, touched_roots
+
+    touched = touched_roots(changed, root_directories(out_dir))
+    if not touched.all:
+        click.echo("no Terraform root changed (documentation and records only)")
+        return
+    why = " (a module changed: every root)" if touched.every_root else ""
+    click.echo(f"roots to plan and apply{why}: " + ", ".join(touched.first)
+               + (f"; then {', '.join(touched.then)}" if touched.first and touched.then else ", ".join(touched.then)))
 
 
 ENV_OPTION = click.option("--env", "environment_name", required=True, help="Environment of the catalog, e.g. prod.")
@@ -375,3 +389,24 @@ def split_state_command(catalog_path: Path, environment_name: str, state_path: P
         click.echo(f"  {name:<24} {stacks.instance_count(part):>5}  {targets[name]}")
     click.echo("Next, in each stack's directory, platform first: terraform init && terraform state push "
                "<its file>; then `terraform plan` in each must report no changes.")
+
+
+@stacks_group.command("changed")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="The output tree (its roots are expanded when a module changed).")
+def stacks_changed_command(out_dir: Path) -> None:
+    """Read changed file paths (one per line, relative to the repository or to --out) on stdin; print JSON
+    {"first": [ROOT...], "then": [ROOT...]}, ROOT = {name, environment, path}: the roots to plan and apply,
+    single roots and platform stacks before service stacks. The generated terraform workflow's matrices."""
+    import json
+
+    from generator.render.roots import root_directories, touched_roots
+
+    prefix = out_dir.as_posix().rstrip("/") + "/"
+    paths = [line.strip().removeprefix(prefix) for line in sys.stdin if line.strip()]
+    touched = touched_roots(paths, root_directories(out_dir))
+    def entry(root: str) -> dict[str, str]:
+        environment = root.split("/")[1]
+        return {"name": root.removeprefix("environments/"), "environment": environment, "path": f"{prefix}{root}"}
+
+    click.echo(json.dumps({"first": [entry(root) for root in touched.first], "then": [entry(root) for root in touched.then]}))

@@ -30,7 +30,7 @@ def tool(name: str) -> str:
 def test_one_workflow_per_service_and_no_kubectl_or_helm() -> None:
     raw = raw_catalog(NEXUS_CATALOG)
     files = sorted(path.name for path in WORKFLOWS.glob("*.yml"))
-    assert files == sorted(["deploy.yml", *(f"deploy-{name}.yml" for name in raw["services"])])
+    assert files == sorted(["deploy.yml", "terraform.yml", *(f"deploy-{name}.yml" for name in raw["services"])])
     for path in COMMITTED_OUT.rglob("*"):
         if path.is_file():
             text = path.read_text(encoding="utf-8").lower()

@@ -15,7 +15,8 @@ from enum import StrEnum
 from typing import Any
 
 from generator.errors import CatalogPath
-from generator.catalog.naming import EnvironmentNames, ServiceNames
+from generator.catalog.naming import EnvironmentNames, LoadBalancerNames, ServiceNames
+from generator.catalog.placement import Demand, Quotas, place, units_of
 
 FARGATE = "FARGATE"
 FARGATE_SPOT = "FARGATE_SPOT"
@@ -393,6 +394,7 @@ class Platform:
     image_retention: int
     state_bucket: str | None
     max_services_per_stack: int = 5
+    load_balancer_quotas: Quotas = Quotas()
 
     @property
     def registry_account(self) -> str:
@@ -411,10 +413,20 @@ class Catalog:
     services: tuple[Service, ...]
     environments: tuple[Environment, ...]
     scheduled_tasks: tuple[ScheduledTask, ...] = ()
+    groups: tuple[str, ...] = ()  # service groups, in catalog order
+    load_balancer_pins: tuple[tuple[str, int], ...] = ()  # (group, load balancer number) the catalog pins
+    # Load balancer number per group and environment that the previous render placed (its render records);
+    # set by `with_load_balancer_memory` before rendering, so that placement is stable.
+    load_balancer_memory: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
     # Deployments already built, by environment name (with the Environment they were built from): validate,
     # quota checks, change warnings and render each ask for every environment's.
     _deployments: dict[str, tuple[Environment, "Deployment"]] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False)
+
+    def with_load_balancer_memory(self, memory: dict[str, dict[str, int]]) -> "Catalog":
+        """This catalog, placing groups where a previous render put them while they fit."""
+        remembered = tuple(sorted((env, tuple(sorted(groups.items()))) for env, groups in memory.items()))
+        return replace(self, load_balancer_memory=remembered)
 
     def deployment(self, environment: Environment) -> "Deployment":
         cached = self._deployments.get(environment.name)
@@ -468,6 +480,7 @@ def build_catalog(data: dict[str, Any], file: str) -> Catalog:
         image_retention=raw_platform.get("image_retention", 30),
         state_bucket=raw_platform.get("state_bucket"),
         max_services_per_stack=raw_platform.get("max_services_per_stack", 5),
+        load_balancer_quotas=Quotas(**raw_platform.get("load_balancer_quotas", {})),
     )
     defaults = data.get("defaults", {})
     autoscaling_defaults = {**BUILTIN_AUTOSCALING, **defaults.get("autoscaling", {})}
@@ -481,6 +494,8 @@ def build_catalog(data: dict[str, Any], file: str) -> Catalog:
         file=file,
         platform=platform,
         data_store_ports=tuple((name, raw["port"]) for name, raw in data["data_stores"].items()),
+        groups=tuple(data["groups"]),
+        load_balancer_pins=tuple((name, raw["load_balancer"]) for name, raw in data["groups"].items() if "load_balancer" in raw),
         services=services,
         environments=environments,
         scheduled_tasks=tuple(
@@ -800,6 +815,8 @@ class DeployedService:
     # which AWS refuses (InvalidPermission.Duplicate).
     rule_data_stores: tuple[str, ...] = ()
     rule_file_systems: tuple[str, ...] = ()
+    # Module of the internet-facing load balancer its group is placed on (`alb`, `alb_2`, ...).
+    public_load_balancer: str = "alb"
 
     @property
     def name(self) -> str:
@@ -836,7 +853,7 @@ class DeployedService:
     @property
     def load_balancer_module(self) -> str:
         """The root's module whose listener holds this service's rules."""
-        return "internal_alb" if self.service.internal else "alb"
+        return "internal_alb" if self.service.internal else self.public_load_balancer
 
     @property
     def file_systems(self) -> tuple[str, ...]:
@@ -874,6 +891,34 @@ PLATFORM_STACK = "platform"
 
 
 @dataclass(frozen=True)
+class LoadBalancer:
+    """One internet-facing load balancer of an environment and the services whose routes it holds."""
+
+    number: int
+    names: LoadBalancerNames
+    groups: tuple[str, ...]
+    services: tuple[DeployedService, ...]
+    # The first one also holds the Kubernetes ingress's target group and rules while the environment migrates.
+    legacy_routes: tuple["LegacyRoute", ...] = ()
+    hosts: frozenset[str] = frozenset()  # host labels whose rules are here
+
+    @property
+    def module_name(self) -> str:
+        return self.names.module
+
+    has_legacy: bool = False
+
+    @property
+    def target_groups(self) -> int:
+        """One per service, and the Kubernetes ingress's on the first while migrating."""
+        return len(self.services) + (1 if self.number == 1 and self.has_legacy else 0)
+
+    @property
+    def listener_rules(self) -> int:
+        return sum(len(svc.listener_rules) for svc in self.services) + len(self.legacy_routes)
+
+
+@dataclass(frozen=True)
 class Stack:
     """One Terraform root of an environment rendered as stacks: `platform`, or one service group."""
 
@@ -897,6 +942,10 @@ class Deployment:
     # The catalog's services as this environment runs them (overrides applied, left-out ones dropped),
     # on ECS or not yet.
     enabled_services: tuple[Service, ...] = ()
+    # Internet-facing load balancers, the first always (it holds the listener every host falls back to).
+    load_balancers: tuple[LoadBalancer, ...] = ()
+    # (group, group, pin, pin) of groups that share a host but are pinned to different load balancers.
+    load_balancer_pin_conflicts: tuple[tuple[str, str, int, int], ...] = ()
 
     @property
     def public_services(self) -> tuple[DeployedService, ...]:
@@ -990,6 +1039,15 @@ class Deployment:
     def edge_aliases(self) -> tuple[str, ...]:
         """Every host name the distribution answers for (it may answer before DNS points at it)."""
         return tuple(_qualify(label, self.environment.domain) for label in self.host_labels)
+
+    def dns_records_on(self, load_balancer: LoadBalancer) -> tuple[tuple[str, str], ...]:
+        """`dns_records` of the hosts whose rules are on `load_balancer`."""
+        hosts = {_qualify(label, self.environment.domain) for label in load_balancer.hosts}
+        return tuple((host, target) for host, target in self.dns_records if host in hosts)
+
+    def edge_aliases_on(self, load_balancer: LoadBalancer) -> tuple[str, ...]:
+        """The hosts the distribution in front of `load_balancer` answers for."""
+        return tuple(_qualify(label, self.environment.domain) for label in self.host_labels if label in load_balancer.hosts)
 
     @property
     def origin_verify_secret(self) -> str | None:
@@ -1131,8 +1189,49 @@ class Deployment:
             for service in enabled if environment.step_of(service.name).state == MigrationState.KUBERNETES and not service.internal
             for rule in rules_of(service)
         )
+        placement, conflicts = _place_groups(catalog, environment, deployed, legacy_routes)
+        deployed = [replace(svc, public_load_balancer=LoadBalancerNames(env_names, placement[svc.service.group]).module)
+                    if svc.service.load_balanced and not svc.service.internal else svc for svc in deployed]
+        numbers = sorted({1, *(placement[svc.service.group] for svc in deployed
+                               if svc.service.load_balanced and not svc.service.internal)})
+        label_numbers = {label: placement.get(service.group, 1) for service in enabled if not service.internal
+                         for route in service.routes for label in route.host_labels}
+        load_balancers = tuple(
+            LoadBalancer(
+                number=number,
+                names=LoadBalancerNames(env_names, number),
+                groups=tuple(group for group in catalog.groups if placement.get(group) == number),
+                services=tuple(svc for svc in deployed if svc.service.load_balanced and not svc.service.internal
+                               and placement[svc.service.group] == number),
+                legacy_routes=legacy_routes if number == 1 else (),
+                hosts=frozenset(label for label, placed in label_numbers.items() if placed == number),
+                has_legacy=environment.legacy is not None,
+            )
+            for number in numbers
+        )
         return cls(catalog=catalog, environment=environment, names=env_names, services=tuple(deployed),
-                   legacy_routes=legacy_routes, enabled_services=enabled)
+                   legacy_routes=legacy_routes, enabled_services=enabled, load_balancers=load_balancers,
+                   load_balancer_pin_conflicts=tuple(conflicts))
+
+
+def _place_groups(catalog: Catalog, environment: Environment, deployed: list[DeployedService],
+                  legacy_routes: tuple["LegacyRoute", ...]) -> tuple[dict[str, int], list[tuple[str, str, int, int]]]:
+    """Load balancer number per service group (generator/catalog/placement.py). While the environment migrates,
+    every group stays on the first: the Kubernetes ingress's target group and the hosts' DNS are there."""
+    if environment.legacy is not None:
+        return {group: 1 for group in catalog.groups}, []
+    routed = [svc for svc in deployed if svc.service.load_balanced and not svc.service.internal]
+    demand: dict[str, Demand] = {}
+    hosts: dict[str, set[str]] = {}
+    for svc in routed:
+        group = svc.service.group
+        demand[group] = demand.get(group, Demand()) + Demand(1, len(svc.listener_rules), 1)
+        hosts.setdefault(group, set()).update(label for route in svc.service.routes for label in route.host_labels)
+    groups = [group for group in catalog.groups if group in demand]
+    units, conflicts = units_of(groups, hosts, demand, dict(catalog.load_balancer_pins))
+    remembered = dict(dict(catalog.load_balancer_memory).get(environment.name, ()))
+    placement = place(units, catalog.platform.load_balancer_quotas, remembered)
+    return {group: placement.by_group.get(group, 1) for group in catalog.groups}, conflicts
 
 
 def canonical_data_stores(catalog: Catalog, environment: Environment) -> dict[str, str]:

@@ -6,6 +6,7 @@ so a naming rule exists exactly once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -154,7 +155,13 @@ class EnvironmentNames:
 # ingress's target group (`<prefix>-legacy-ingress`) and the load balancer's 5xx alarm.
 # The internal load balancer's group and 5xx alarm take `internal-alb` and `internal-load-balancer`.
 RESERVED_SERVICE_NAMES = ("alb", "execute-command", "legacy-ingress", "load-balancer", "internal-alb",
-                          "internal-load-balancer")
+                          "internal-load-balancer", "alb-<n>", "load-balancer-<n>")
+# The n-th internet-facing load balancer's security group is `<prefix>-alb-<n>`, its alarm `...-load-balancer-<n>-...`.
+_NUMBERED_RESERVED = re.compile(r"^(alb|load-balancer)-[0-9]+$")
+
+
+def is_reserved(name: str | None) -> bool:
+    return name is not None and (name in RESERVED_SERVICE_NAMES or bool(_NUMBERED_RESERVED.match(name)))
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,68 @@ class SharedNames:
     @property
     def state_key(self) -> str:
         return f"{self.platform}/shared/terraform.tfstate"
+
+
+@dataclass(frozen=True)
+class LoadBalancerNames:
+    """Names of one internet-facing load balancer and what belongs to it. The first keeps the names an
+    environment had before it had more than one (`<prefix>-alb`); the n-th adds `-<n>`."""
+
+    env: EnvironmentNames
+    number: int
+
+    @property
+    def _suffix(self) -> str:
+        return "" if self.number == 1 else f"-{self.number}"
+
+    @property
+    def module(self) -> str:
+        """Terraform module label in the environment's root (`alb`, `alb_2`)."""
+        return "alb" if self.number == 1 else f"alb_{self.number}"
+
+    @property
+    def edge_module(self) -> str:
+        return "edge" if self.number == 1 else f"edge_{self.number}"
+
+    @property
+    def alb(self) -> str:
+        return f"{self.env.alb}{self._suffix}"
+
+    @property
+    def security_group(self) -> str:
+        return f"{self.env.alb_security_group}{self._suffix}"
+
+    @property
+    def web_acl(self) -> str:
+        return f"{self.env.web_acl}{self._suffix}"
+
+    @property
+    def waf_log_group(self) -> str:
+        return f"{self.env.waf_log_group}{self._suffix}"
+
+    @property
+    def access_logs_prefix(self) -> str:
+        return f"{self.env.alb_access_logs_prefix}{self._suffix}"
+
+    @property
+    def elb_5xx_rate_alarm(self) -> str:
+        return self.env.elb_5xx_rate_alarm if self.number == 1 else f"{self.env.prefix}-load-balancer-{self.number}-5xx-rate-high"
+
+    @property
+    def edge_name(self) -> str:
+        return f"{self.env.prefix}{self._suffix}"
+
+    @property
+    def edge_web_acl(self) -> str:
+        return f"{self.env.edge_web_acl}{self._suffix}"
+
+    @property
+    def edge_waf_log_group(self) -> str:
+        return f"{self.env.edge_waf_log_group}{self._suffix}"
+
+    def origin_host(self, domain: str) -> str:
+        """The name CloudFront resolves to reach this load balancer (an alias record in the zone)."""
+        return f"origin{self._suffix}.{domain}"
 
 
 @dataclass(frozen=True)

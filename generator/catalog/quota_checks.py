@@ -113,7 +113,7 @@ def schedule_problem(expression: str) -> str | None:
 
 def _scheduled_task_problems(loaded: LoadedCatalog, catalog: Catalog) -> Iterator[Problem]:
     for task in catalog.scheduled_tasks:
-        if task.name in naming.RESERVED_SERVICE_NAMES:
+        if naming.is_reserved(task.name):
             yield loaded.problem(task.source, f"{task.name!r} is reserved: the environment's own resources use it "
                                               f"({', '.join(naming.RESERVED_SERVICE_NAMES)} are taken); choose another name")
         if task.timezone not in _time_zones():
@@ -217,13 +217,19 @@ def _security_group_problems(loaded: LoadedCatalog, deployment: Deployment) -> I
             yield loaded.problem(where, f"in environment {env.name!r} {what} would have {count} rules; a security group "
                                         f"allows {RULES_PER_SECURITY_GROUP} per direction: {fix}")
 
-    public, internal = deployment.public_services, deployment.internal_services
+    internal = deployment.internal_services
     alb_in = (CLOUDFRONT_PREFIX_LIST_RULES if deployment.load_balancer_behind_edge_only else 2) + cluster_cidrs
     yield from over(alb_in, "the load balancer's security group (inbound)", where_env,
                     "list fewer Kubernetes cluster CIDRs (legacy.cluster_cidrs)")
-    yield from over(len(public) + legacy_addresses, "the load balancer's security group (outbound, one rule per routed "
-                    "service and ingress address)", ("services",),
-                    "route fewer services through the internet-facing load balancer (internal, or Service Connect only)")
+    limit = deployment.platform.load_balancer_quotas.security_group_rules
+    for balancer in deployment.load_balancers:
+        outbound = len(balancer.services) + (legacy_addresses if balancer.number == 1 else 0)
+        if outbound > limit:
+            yield loaded.problem(("services",), f"in environment {env.name!r} the security group of load balancer "
+                                 f"{balancer.names.alb!r} would have {outbound} outbound rules (one per routed service and "
+                                 f"ingress address); `platform.load_balancer_quotas.security_group_rules` is {limit}: pin "
+                                 "some groups to another load balancer (`groups.<name>.load_balancer`), or route fewer services")
+
     if internal:
         yield from over(1 + cluster_cidrs, "the internal load balancer's security group (inbound)", where_env,
                         "list fewer Kubernetes cluster CIDRs")

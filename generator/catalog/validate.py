@@ -304,7 +304,7 @@ def reference_problems(loaded: LoadedCatalog) -> Iterator[Problem]:
             if store not in data["data_stores"]:
                 yield _unknown(loaded, (*base, "data_stores", index), "data store", store, stores)
         for key, value in (("", name), ("short_name", service.get("short_name"))):
-            if value in naming.RESERVED_SERVICE_NAMES:
+            if naming.is_reserved(value):
                 yield loaded.problem((*base, key) if key else base,
                                      f"{value!r} is reserved: the environment's own resources use it "
                                      f"({', '.join(naming.RESERVED_SERVICE_NAMES)} are taken); choose another name")
@@ -533,9 +533,9 @@ def _edge_problems(loaded: LoadedCatalog, environment: Environment, labels: set[
     if environment.dns_zone is None:
         yield loaded.problem(where, f"`edge` needs `dns_zone`: CloudFront reaches the load balancer as "
                                     f"{environment.origin_host}, an alias record in the zone")
-    if "origin" in labels:
-        yield loaded.problem(where, f"a route uses the host label 'origin', but with `edge` {environment.origin_host} "
-                                    "is the load balancer's own name for CloudFront; rename the host label")
+    for label in sorted(label for label in labels if re.fullmatch(r"origin(-[0-9]+)?", label)):
+        yield loaded.problem(where, f"a route uses the host label {label!r}, but with `edge` {label}.{environment.domain} "
+                                    "is a load balancer's own name for CloudFront (origin, origin-2, ...); rename the host label")
     if internet_routes and not {label for label in internet_labels if not label.startswith("*")}:
         yield loaded.problem(where, "`edge` needs routes with hosts: CloudFront answers only for the host names it is "
                                     "given (aliases), and the load balancer then takes only CloudFront, so with path-only "
@@ -796,7 +796,10 @@ def certificate_names_cover(names: tuple[str, ...], host: str) -> bool:
 
 def _name_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterator[Problem]:
     env = deployment.environment
-    for limit, name in naming.environment_limited_names(deployment.names):
+    extra = [(limit, name) for balancer in deployment.load_balancers[1:]
+             for limit, name in ((naming.ALB, balancer.names.alb), (naming.WAF_ACL, balancer.names.web_acl),
+                                 (naming.WAF_ACL, balancer.names.edge_web_acl))]
+    for limit, name in [*naming.environment_limited_names(deployment.names), *extra]:
         if len(name) > limit.limit:
             yield loaded.problem((*env.source,),
                                  f"{limit.what} {name!r} has {len(name)} characters; AWS allows {limit.limit}: "
@@ -841,18 +844,51 @@ def _listener_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterato
     public: list[tuple[ListenerRule, str]] = [
         (rule, svc.name) for svc in deployment.public_services for rule in svc.listener_rules
     ] + [(route.rule, route.service) for route in deployment.legacy_routes]
-    # One target group per service on ECS, and one for the Kubernetes ingress while migrating.
-    target_groups = len(deployment.public_services) + (1 if deployment.environment.legacy else 0)
-    yield from _one_listener_problems(loaded, public, target_groups, "internet-facing")
+    # Priorities are unique over every internet-facing listener: placement may move a group between load
+    # balancers, and its rules must not collide where they land.
+    yield from _priority_problems(loaded, public)
+    quotas = deployment.platform.load_balancer_quotas
+    several = len(deployment.load_balancers) > 1
+    for balancer in deployment.load_balancers:
+        rules = [(rule, svc.name) for svc in balancer.services for rule in svc.listener_rules] + [
+            (route.rule, route.service) for route in balancer.legacy_routes]
+        which = f"internet-facing load balancer {balancer.number} ({balancer.names.alb})" if several else "internet-facing"
+        yield from _one_listener_problems(loaded, rules, balancer.target_groups, which, quotas.listener_rules,
+                                          quotas.target_groups, check_priorities=False)
     internal = [(rule, svc.name) for svc in deployment.internal_services for rule in svc.listener_rules]
-    yield from _one_listener_problems(loaded, internal, len(deployment.internal_services), "internal")
+    yield from _one_listener_problems(loaded, internal, len(deployment.internal_services), "internal",
+                                      MAX_RULES_PER_LISTENER, MAX_TARGET_GROUPS_PER_ALB)
+    env = deployment.environment
+    for group, other, pin, other_pin in deployment.load_balancer_pin_conflicts:
+        yield loaded.problem(("groups", group, "load_balancer"),
+                             f"in environment {env.name!r} group {group!r} shares a host with group {other!r}, pinned to "
+                             f"load balancer {other_pin}; a host's DNS points at one load balancer: pin both to the same one")
+    if env.legacy is not None:
+        for group, pin in deployment.catalog.load_balancer_pins:
+            if pin != 1:
+                yield loaded.problem(("groups", group, "load_balancer"),
+                                     f"environment {env.name!r} still migrates from Kubernetes (`legacy`): every route stays "
+                                     "on load balancer 1, where the ingress's target group and the hosts' DNS are; pin "
+                                     "groups to other load balancers once `legacy` is gone")
 
 
-def _one_listener_problems(loaded: LoadedCatalog, rules: list[tuple[ListenerRule, str]], target_groups: int,
-                           which: str) -> Iterator[Problem]:
+def _priority_problems(loaded: LoadedCatalog, rules: list[tuple[ListenerRule, str]]) -> Iterator[Problem]:
     by_priority: dict[int, list[tuple[ListenerRule, str]]] = defaultdict(list)
     for rule, owner in rules:
         by_priority[rule.priority].append((rule, owner))
+    for priority, claimants in by_priority.items():
+        first_rule, first_owner = claimants[0]
+        for rule, owner in claimants[1:]:
+            yield loaded.problem((*rule.source, "priority"),
+                                 f"priority {priority} is already used by {first_owner!r} "
+                                 f"(line {loaded.line_of((*first_rule.source, 'priority'))}); "
+                                 "listener-rule priorities must be unique")
+
+
+def _one_listener_problems(loaded: LoadedCatalog, rules: list[tuple[ListenerRule, str]], target_groups: int,
+                           which: str, max_rules: int, max_target_groups: int,
+                           check_priorities: bool = True) -> Iterator[Problem]:
+    for rule, owner in rules:
         values = len(rule.hosts) + len(rule.paths)
         if values > MAX_CONDITION_VALUES_PER_RULE:
             yield loaded.problem(rule.source, f"rule has {values} host and path values; an ALB rule allows "
@@ -861,23 +897,18 @@ def _one_listener_problems(loaded: LoadedCatalog, rules: list[tuple[ListenerRule
         if wildcards > MAX_WILDCARDS_PER_RULE:
             yield loaded.problem(rule.source, f"rule has {wildcards} wildcards (* and ?) in its hosts and paths; an ALB "
                                               f"rule allows {MAX_WILDCARDS_PER_RULE}: split it into several routes")
-    for priority, claimants in by_priority.items():
-        first_rule, first_owner = claimants[0]
-        for rule, owner in claimants[1:]:
-            yield loaded.problem((*rule.source, "priority"),
-                                 f"priority {priority} is already used by {first_owner!r} "
-                                 f"(line {loaded.line_of((*first_rule.source, 'priority'))}); "
-                                 "listener-rule priorities must be unique")
-    if len(rules) > MAX_RULES_PER_LISTENER:
-        first_over = sorted(rules, key=lambda item: item[0].priority)[MAX_RULES_PER_LISTENER][0]
+    if check_priorities:
+        yield from _priority_problems(loaded, rules)
+    if len(rules) > max_rules:
+        first_over = sorted(rules, key=lambda item: item[0].priority)[max_rules][0]
         yield loaded.problem(first_over.source,
                              f"the {which} listener would hold {len(rules)} rules; an ALB listener allows "
-                             f"{MAX_RULES_PER_LISTENER}, and this is rule {MAX_RULES_PER_LISTENER + 1} by priority: "
+                             f"{max_rules}, and this is rule {max_rules + 1} by priority: "
                              "merge routes, or serve some services without routes (Service Connect only) or on the internal load balancer")
-    if target_groups > MAX_TARGET_GROUPS_PER_ALB:
+    if target_groups > max_target_groups:
         yield loaded.problem(("services",), f"the {which} load balancer would have {target_groups} target groups; "
-                                            f"one ALB allows {MAX_TARGET_GROUPS_PER_ALB}")
-    if len(rules) > MAX_RULES_PER_LISTENER:
+                                            f"one ALB allows {max_target_groups}")
+    if len(rules) > max_rules:
         return  # the reachability check below is quadratic, and pointless on a listener AWS refuses anyway
     ordered = sorted(rules, key=lambda item: item[0].priority)
     for index, (later, later_owner) in enumerate(ordered):

@@ -83,6 +83,13 @@ def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:
                 )
         for svc in deployment.services:
             was = before.get(svc.name) or before.get(svc.service.renamed_from or "")
+            if was and was.stack and deployment.stacks and was.stack != svc.service.stack:
+                warnings.append(
+                    f"{where}: {svc.name!r} moves from stack {was.stack!r} to {svc.service.stack!r}: the new stack creates "
+                    f"its ECS service, roles, target group and rules under the same names the old stack's state still "
+                    f"holds, so apply {was.stack!r} first (it destroys them: an outage until {svc.service.stack!r} is "
+                    f"applied) or move their state between the stacks first (docs/stacks.md)"
+                )
             if was and was.port is not None and svc.service.port is not None and was.port != svc.service.port:
                 warnings.append(
                     f"{where}: {svc.name!r} moves from port {was.port} to {svc.service.port}: the security-group "
@@ -97,7 +104,16 @@ def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:
                         f"listener rules and the ECS service at it; until the rolling deployment has healthy tasks "
                         f"there, its requests get 503s. Change it in a quiet hour, or add a new service for the new protocol"
                     )
-                if was.load_balancer != svc.load_balancer_module:
+                if was.load_balancer != svc.load_balancer_module and "internal_alb" not in (was.load_balancer,
+                                                                                         svc.load_balancer_module):
+                    warnings.append(
+                        f"{where}: {svc.name!r} moves from load balancer {was.load_balancer} to {svc.load_balancer_module} "
+                        f"(its group {svc.service.group!r} no longer fits where it was): its target group and listener "
+                        f"rules are created on the new one and its hosts' DNS records follow, so clients that cached the "
+                        f"old records get 404s until their TTL ends; pin the group (`groups.{svc.service.group}."
+                        f"load_balancer`) and move another one instead, or apply in a quiet hour"
+                    )
+                elif was.load_balancer != svc.load_balancer_module:
                     internal = svc.load_balancer_module == "internal_alb"
                     warnings.append(
                         f"{where}: {svc.name!r} moves to the {'internal' if internal else 'internet-facing'} load "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.catalog.model import Deployment
+from generator.catalog.model import Catalog, Deployment
 from generator.render.hcl import read_back_string
 from generator.version import GENERATED_MARKER, VERSION
 
@@ -31,8 +31,18 @@ class PreviousService:
     name: str
     port: int | None
     protocol: str = "http"
-    load_balancer: str | None = None  # root module holding its rules: `alb`, `internal_alb`, or None
+    load_balancer: str | None = None  # root module holding its rules: `alb`, `alb_2`, `internal_alb`, or None
     ecs_percent: int = 100  # its share of requests on ECS while the environment migrated
+    stack: str | None = None  # the stack holding it (`layout: stacks`), None in a single root
+
+    @property
+    def public_load_balancer_number(self) -> int | None:
+        """1 for `alb`, n for `alb_<n>`; None when internal or not routed."""
+        if self.load_balancer == "alb":
+            return 1
+        if self.load_balancer and self.load_balancer.startswith("alb_") and self.load_balancer[4:].isdigit():
+            return int(self.load_balancer[4:])
+        return None
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,7 @@ def record_text(deployment: Deployment) -> str:
             "protocol": str(svc.service.protocol),
             "load_balancer": svc.load_balancer_module if svc.service.load_balanced else None,
             "ecs_percent": svc.traffic.ecs_weight if svc.traffic else 100,
+            **({"stack": svc.service.stack} if deployment.stacks else {}),
         }
         for svc in deployment.services
     }
@@ -99,7 +110,7 @@ def read(root: Path) -> PreviousRender | None:
     try:
         record = _parsed(text)
         services = {name: PreviousService(name, entry["port"], entry["protocol"], entry["load_balancer"],
-                                          int(entry["ecs_percent"]))
+                                          int(entry["ecs_percent"]), entry.get("stack"))
                     for name, entry in record["services"].items()}
         return PreviousRender(services, dict(record["dns_records"]), bool(record["legacy_ingress"]),
                               str(record["generator_version"]))
@@ -145,3 +156,22 @@ def _from_hcl(root: Path) -> PreviousRender | None:
                    for host, target in (modules.get("alb", {}).get("dns_records") or {}).items()}
     legacy = any("legacy_ingress" in body for body in modules.values())
     return PreviousRender(services, dns_records, legacy)
+
+
+def load_balancer_memory(catalog: Catalog, out_dir: Path) -> dict[str, dict[str, int]]:
+    """Per environment, the internet-facing load balancer each service group's services were on in the
+    previous render (its first routed service's), so placement keeps them there. Unreadable: nothing remembered."""
+    group_of = {service.name: service.group for service in catalog.services}
+    memory: dict[str, dict[str, int]] = {}
+    for environment in catalog.environments:
+        try:
+            previous = read(out_dir / "environments" / environment.name)
+        except UnreadableRecord:
+            continue
+        if previous is None:
+            continue
+        for name in sorted(previous.services):
+            number = previous.services[name].public_load_balancer_number
+            if number is not None and name in group_of:
+                memory.setdefault(environment.name, {}).setdefault(group_of[name], number)
+    return memory

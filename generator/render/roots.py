@@ -14,8 +14,9 @@ services a root holds and how it reaches the shared resources, and that is decid
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from generator.catalog.model import DeployedScheduledTask, DeployedService, Deployment, PLATFORM_STACK, Stack
 from generator.render.hcl import HclText, quote
@@ -137,12 +138,19 @@ class Root:
         return tuple(sorted({svc.load_balancer_module for svc in self.services if svc.service.load_balanced}))
 
     def load_balancer_name(self, module: str) -> str:
-        names = self.deployment.names
-        return names.internal_alb if module == "internal_alb" else names.alb
+        if module == "internal_alb":
+            return self.deployment.names.internal_alb
+        return next(lb.names.alb for lb in self.deployment.load_balancers if lb.module_name == module)
 
     def load_balancer_security_group_name(self, module: str) -> str:
-        names = self.deployment.names
-        return names.internal_alb_security_group if module == "internal_alb" else names.alb_security_group
+        if module == "internal_alb":
+            return self.deployment.names.internal_alb_security_group
+        return next(lb.names.security_group for lb in self.deployment.load_balancers if lb.module_name == module)
+
+    @property
+    def additional_load_balancer_modules(self) -> tuple[str, ...]:
+        """Internet-facing load balancers other than the first that this stack's services use."""
+        return tuple(module for module in self.load_balancer_modules if module not in ("alb", "internal_alb"))
 
     @property
     def data_stores(self) -> tuple[tuple[str, int, object], ...]:
@@ -179,4 +187,42 @@ def roots(deployment: Deployment) -> tuple[Root, ...]:
     return tuple(Root(deployment, stack, base / stack.name) for stack in deployment.stacks)
 
 
-__all__ = ["PLATFORM_STACK", "References", "Root", "SINGLE_ROOT_FILES", "roots"]
+
+@dataclass(frozen=True)
+class TouchedRoots:
+    """The roots whose Terraform files a change touches, in two waves: single roots and platform stacks
+    first, then service stacks (whose data sources read what the first wave made)."""
+
+    first: tuple[str, ...]
+    then: tuple[str, ...]
+    every_root: bool  # a module changed: every root that calls it plans differently
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (*self.first, *self.then)
+
+
+def touched_roots(changed_paths: Iterable[str], root_directories: Iterable[str]) -> TouchedRoots:
+    """Which roots the changed files (paths relative to the output directory) touch: a root's own .tf files
+    (also of a root that is gone), or any module's, which touches every root in `root_directories`."""
+    changed = [path.replace("\\", "/") for path in changed_paths]
+    every = any(path.startswith("modules/") and path.endswith(".tf") for path in changed)
+    touched = {str(PurePosixPath(path).parent) for path in changed
+               if path.startswith("environments/") and path.endswith(".tf")}
+    if every:
+        touched |= set(root_directories)
+    ordered = sorted(touched)
+    first = tuple(root for root in ordered if not _is_service_stack(root))
+    then = tuple(root for root in ordered if _is_service_stack(root))
+    return TouchedRoots(first, then, every)
+
+
+def _is_service_stack(root: str) -> bool:
+    path = PurePosixPath(root)
+    return len(path.parts) == 3 and path.name != PLATFORM_STACK
+
+
+def root_directories(out_dir: Path) -> list[str]:
+    """The roots an output tree holds: every directory under environments/ with a versions.tf."""
+    return sorted(str(path.parent.relative_to(out_dir)).replace("\\", "/")
+                  for path in (out_dir / "environments").glob("**/versions.tf"))

@@ -264,6 +264,8 @@ def render_catalog(catalog: Catalog) -> dict[PurePosixPath, str]:
         environment = yaml_template_environment()
         files[PurePosixPath(WORKFLOWS_DIR, "deploy.yml")] = environment.get_template("github/deploy.yml.j2").render(
             header=yaml_header, workflows=workflows, platform=catalog.platform)
+        files[PurePosixPath(WORKFLOWS_DIR, "terraform.yml")] = environment.get_template("github/terraform.yml.j2").render(
+            header=yaml_header, platform=catalog.platform)
         for service in workflows.services:
             files[PurePosixPath(WORKFLOWS_DIR, service.file_name)] = environment.get_template(
                 "github/deploy-service.yml.j2").render(header=yaml_header, service=service)

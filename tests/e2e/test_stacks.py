@@ -33,8 +33,8 @@ PLAN_REPEATS = 3  # each plan timing is the median of this many runs
 def _catalog_with(tmp_path: Path, name: str, edit: Any) -> Path:
     data = yaml.safe_load(NEXUS_CATALOG.read_text(encoding="utf-8"))
     edit(data)
-    path = tmp_path / name / NEXUS_CATALOG.name  # the file's name is in every header
-    path.parent.mkdir()
+    path = tmp_path / "catalogs" / name / NEXUS_CATALOG.name  # the file's name is in every header
+    path.parent.mkdir(parents=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
 
