@@ -116,7 +116,7 @@ CASES: list[tuple[str, Mutation, str, str, Mutation]] = [
     # pricing: its load balancer + storefront + reindexer + 58 = 61
     ("61 inbound rules on a much-called service", callers(58), "services.pricing", "would have 61 rules",
      callers(57)),
-    ("61 outbound rules on the load balancer's group", routed(61), "services", "would have 61 rules", routed(60)),
+    ("61 outbound rules on the load balancer's group", routed(61), "services", "would have 61 outbound rules", routed(60)),
     # mysql's group in live: pricing, ledger, the nightly-report task + 58 = 61
     ("61 inbound rules added to a looked-up data-store group", data_store_clients(58),
      "environments.live.data_stores.mysql", "would have 61 rules", data_store_clients(57)),

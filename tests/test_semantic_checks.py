@@ -146,12 +146,13 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "rule has 6 host and path values; an ALB rule allows 5 in all",
     ),
     (
+        # A group's routes stay together: the frontend group moves to a second load balancer, where they are too many.
         "too many rules",
         lambda d: svc(d, "web")["routes"].extend(
-            {"priority": 500 + i, "hosts": ["other"], "paths": [f"/p{i}"]} for i in range(90)
+            {"priority": 500 + i, "hosts": ["other"], "paths": [f"/p{i}"]} for i in range(100)
         ),
-        "services.web.routes[81]",
-        "the internet-facing listener would hold 113 rules; an ALB listener allows 100, and this is rule 101 by priority",
+        "services.web.routes[98]",
+        "the internet-facing (load balancer 2) listener would hold 105 rules; an ALB listener allows 100, and this is rule 101 by priority",
     ),
     (
         "plain-text credential",

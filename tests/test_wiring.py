@@ -213,11 +213,16 @@ def test_security_group_sources() -> None:
                     if kind == "aws_vpc_security_group_ingress_rule" and "cidr_ipv4" in body}
     assert {name: (body["from_port"], literal(body["cidr_ipv4"])) for name, body in cidr_ingress.items()} == {
         "alb_https": (443, "0.0.0.0/0"), "alb_http": (80, "0.0.0.0/0"),
+        # The same on every further internet-facing load balancer's group (one per group, never the services').
+        "additional_alb_https": (443, "0.0.0.0/0"), "additional_alb_http": (80, "0.0.0.0/0"),
         # While migrating: Kubernetes pods reach services on ECS through the listener, from the catalog's pod CIDRs only.
         "alb_https_from_cluster": (443, "${each.value}"),
         # The internal load balancer: from the VPC (and pods) only, never 0.0.0.0/0.
         "internal_alb_https": (443, "${each.value}")}
     assert "internal_alb_client_cidrs" in cidr_ingress["internal_alb_https"]["for_each"]
+    for name in ("additional_alb_https", "additional_alb_http"):
+        assert cidr_ingress[name]["for_each"] == "${var.load_balancer_behind_cloudfront_only ? {} : aws_security_group.additional_alb}"
+        assert cidr_ingress[name]["security_group_id"] == "${each.value.id}"
     assert cidr_ingress["alb_https_from_cluster"]["for_each"] == "${local.creates_groups ? toset(var.cluster_cidrs) : toset([])}"
     # The groups are the module's own in a single root or platform stack, a service stack's lookups otherwise.
     groups = {key: value for block in load(COMMITTED_OUT / "modules" / "security-groups" / "main.tf")["locals"]

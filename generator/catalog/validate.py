@@ -852,7 +852,7 @@ def _listener_problems(loaded: LoadedCatalog, deployment: Deployment) -> Iterato
     for balancer in deployment.load_balancers:
         rules = [(rule, svc.name) for svc in balancer.services for rule in svc.listener_rules] + [
             (route.rule, route.service) for route in balancer.legacy_routes]
-        which = f"internet-facing load balancer {balancer.number} ({balancer.names.alb})" if several else "internet-facing"
+        which = f"internet-facing (load balancer {balancer.number})" if several else "internet-facing"
         yield from _one_listener_problems(loaded, rules, balancer.target_groups, which, quotas.listener_rules,
                                           quotas.target_groups, check_priorities=False)
     internal = [(rule, svc.name) for svc in deployment.internal_services for rule in svc.listener_rules]
@@ -904,7 +904,8 @@ def _one_listener_problems(loaded: LoadedCatalog, rules: list[tuple[ListenerRule
         yield loaded.problem(first_over.source,
                              f"the {which} listener would hold {len(rules)} rules; an ALB listener allows "
                              f"{max_rules}, and this is rule {max_rules + 1} by priority: "
-                             "merge routes, or serve some services without routes (Service Connect only) or on the internal load balancer")
+                             "merge routes, or serve some services without routes (Service Connect only) or on the internal load "
+                             "balancer (a group's routes are placed together, on one load balancer)")
     if target_groups > max_target_groups:
         yield loaded.problem(("services",), f"the {which} load balancer would have {target_groups} target groups; "
                                             f"one ALB allows {max_target_groups}")

@@ -74,3 +74,65 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+SPREAD_HEADER = """# Synthetic catalog of {count} services in teams of {team_size}, every one routed (tests/bench/synthetic_catalog.py):
+# more routes than one load balancer holds, an environment as stacks, CloudFront in front.
+platform:
+  name: wide
+  region: eu-west-1
+  image_registry: 210987654321.dkr.ecr.eu-west-1.amazonaws.com
+  github_repository: wide-co/platform
+sizing:
+  standard: {{ cpu: 256, memory: 512, min_tasks: 2, max_tasks: 6 }}
+groups:
+{groups}data_stores:
+  postgres: {{ port: 5432 }}
+services:
+"""
+
+SPREAD_ENVIRONMENT = """environments:
+  prod:
+    layout: stacks
+    domain: wide.example
+    dns_zone: wide.example
+    certificate_domain: "*.wide.example"
+    vpc: { tags: { Name: wide-prod } }
+    private_subnets: { tags: { Tier: private } }
+    public_subnets: { tags: { Tier: public } }
+    data_stores:
+      postgres: { tags: { Name: wide-prod-db } }
+    logs_bucket: wide-prod-alb-logs
+    log_retention_days: 90
+    deletion_protection: true
+    secret_prefix: wide/prod/
+    image_tag: v1
+    alerting:
+      pagerduty_endpoint_secret: alerting/pagerduty-endpoint
+    edge:
+      certificate_domain: "*.wide.example"
+      origin_verify_secret: wide/prod/origin-verify
+    tags: { Environment: prod }
+"""
+
+
+def spread_catalog(count: int, team_size: int = 10) -> str:
+    """`count` routed services in teams of `team_size`; each team has its own host and two stacks of at most
+    five services. Each service calls its predecessor in the team; the first of each team uses the database."""
+    teams = [f"team-{index:02d}" for index in range(-(-count // team_size))]
+    groups = "".join(f"  {team}: {{ spot_percentage: {0 if index % 2 else 50}, sizing: standard }}\n"
+                     for index, team in enumerate(teams))
+    parts = [SPREAD_HEADER.format(count=count, team_size=team_size, groups=groups)]
+    for index in range(count):
+        team, member = teams[index // team_size], index % team_size
+        name = f"{team}-svc-{member:02d}"
+        lines = [f"  {name}:", f"    group: {team}", f"    stack: {team}-{member // 5 + 1}", f"    port: {8000 + member}",
+                 f"    routes: [{{ priority: {1000 + index}, hosts: [{team}], paths: [\"/{name}/*\"] }}]"]
+        if member:
+            lines.append(f"    calls: [{team}-svc-{member - 1:02d}]")
+        if member == 0:
+            lines.append("    data_stores: [postgres]")
+            lines.append(f"    secrets: {{ DATABASE_URL: {name}/database-url }}")
+        parts.append("\n".join(lines) + "\n")
+    parts.append(SPREAD_ENVIRONMENT)
+    return "".join(parts)

@@ -13,7 +13,12 @@ locals {
   creates_groups = var.existing_security_groups == null
   rule_services  = var.service_rules ? var.services : {}
 
-  alb_security_group_id          = local.creates_groups ? one(aws_security_group.alb[*].id) : var.existing_security_groups.alb
+  alb_security_group_id = local.creates_groups ? one(aws_security_group.alb[*].id) : var.existing_security_groups.alb
+  # Every internet-facing load balancer's group by module (`alb`, `alb_2`, ...): a service's rules use its own.
+  alb_security_group_ids = merge(
+    { alb = local.alb_security_group_id },
+    local.creates_groups ? { for module, group in aws_security_group.additional_alb : module => group.id } : var.existing_security_groups.additional_albs,
+  )
   internal_alb_security_group_id = local.creates_groups ? one(aws_security_group.internal_alb[*].id) : var.existing_security_groups.internal_alb
   service_security_group_ids     = local.creates_groups ? { for name, group in aws_security_group.service : name => group.id } : var.existing_security_groups.services
   ports                          = merge(var.callee_ports, { for name, service in var.services : name => service.port })
@@ -116,7 +121,7 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https_from_cloudfront" {
 resource "aws_vpc_security_group_egress_rule" "alb_to_service" {
   for_each = local.load_balanced
 
-  security_group_id            = local.alb_security_group_id
+  security_group_id            = local.alb_security_group_ids[each.value.load_balancer]
   description                  = "To ${each.key}"
   ip_protocol                  = "tcp"
   from_port                    = each.value.port
@@ -146,6 +151,55 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https_from_cluster" {
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = each.value
+}
+
+# More internet-facing load balancers, when one cannot hold every route
+# (platform.load_balancer_quotas): the same rules as the first's, each group
+# opened only to the services whose routes are on its load balancer.
+resource "aws_security_group" "additional_alb" {
+  #checkov:skip=CKV2_AWS_5:Attached to its load balancer in the alb module, which checkov does not follow across modules.
+  for_each = local.creates_groups ? var.additional_alb_security_group_names : {}
+
+  name        = each.value
+  description = "Internet-facing load balancer: HTTPS in, service ports out"
+  vpc_id      = var.vpc_id
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "additional_alb_https" {
+  #checkov:skip=CKV_AWS_260:Port 80 is not opened here; HTTPS from anywhere is the purpose of an internet-facing ALB.
+  for_each = var.load_balancer_behind_cloudfront_only ? {} : aws_security_group.additional_alb
+
+  security_group_id = each.value.id
+  description       = "HTTPS from the internet"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "additional_alb_http" {
+  #checkov:skip=CKV_AWS_260:The port-80 listener only answers with a redirect to HTTPS (design section 7.1).
+  for_each = var.load_balancer_behind_cloudfront_only ? {} : aws_security_group.additional_alb
+
+  security_group_id = each.value.id
+  description       = "HTTP from the internet, redirected to HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "additional_alb_https_from_cloudfront" {
+  for_each = var.load_balancer_behind_cloudfront_only ? aws_security_group.additional_alb : {}
+
+  security_group_id = each.value.id
+  description       = "HTTPS from CloudFront only"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = data.aws_ec2_managed_prefix_list.cloudfront[0].id
 }
 
 ################################################################################
@@ -208,7 +262,7 @@ resource "aws_vpc_security_group_ingress_rule" "service_from_alb" {
   ip_protocol                  = "tcp"
   from_port                    = each.value.port
   to_port                      = each.value.port
-  referenced_security_group_id = local.alb_security_group_id
+  referenced_security_group_id = local.alb_security_group_ids[each.value.load_balancer]
 }
 
 resource "aws_vpc_security_group_ingress_rule" "service_from_internal_alb" {

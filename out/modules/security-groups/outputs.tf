@@ -6,6 +6,11 @@ output "alb_security_group_id" {
   value       = local.alb_security_group_id
 }
 
+output "alb_security_group_ids" {
+  description = "A map of load balancer module (`alb`, `alb_2`, ...) to the ID of its security group."
+  value       = local.alb_security_group_ids
+}
+
 output "service_security_group_ids" {
   description = "A map of service name to the ID of its security group."
   value       = local.service_security_group_ids

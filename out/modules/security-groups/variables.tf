@@ -17,6 +17,12 @@ variable "alb_security_group_name" {
   }
 }
 
+variable "additional_alb_security_group_names" {
+  description = "Security groups to create for the environment's other internet-facing load balancers, by the module that uses them (`alb_2` = name). A service's `load_balancer` names its module; the first is `alb`."
+  type        = map(string)
+  default     = {}
+}
+
 variable "service_rules" {
   description = "Create the rules of `services`: their ports from the load balancers and callers, egress to callees, AWS APIs, data stores and file systems. `false` in an environment's platform stack, whose service-group stacks own those rules."
   type        = bool
@@ -26,9 +32,10 @@ variable "service_rules" {
 variable "existing_security_groups" {
   description = "Security groups another stack created (a service group's stack reads the platform's): the load balancers' and every service's by name. When set, this module creates only rules."
   type = object({
-    alb          = string
-    internal_alb = optional(string)
-    services     = map(string)
+    alb             = string
+    additional_albs = optional(map(string), {})
+    internal_alb    = optional(string)
+    services        = map(string)
   })
   default = null
 }
@@ -45,6 +52,7 @@ variable "services" {
     security_group_name = string
     port                = optional(number)
     load_balanced       = bool
+    load_balancer       = optional(string, "alb")
     internal            = optional(bool, false)
     calls               = list(string)
     calls_legacy        = optional(bool, false)
@@ -55,6 +63,11 @@ variable "services" {
   validation {
     condition     = alltrue([for service in values(var.services) : !service.load_balanced || service.port != null])
     error_message = "A load-balanced service needs a port."
+  }
+
+  validation {
+    condition     = alltrue([for service in values(var.services) : service.load_balancer == "alb" || can(regex("^alb_[0-9]+$", service.load_balancer))])
+    error_message = "A service's `load_balancer` is `alb` or `alb_<n>`, a key of `additional_alb_security_group_names`."
   }
 
   validation {
