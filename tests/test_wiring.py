@@ -233,7 +233,11 @@ def test_security_group_sources() -> None:
                                                     "name => group.id} : var.existing_security_groups.services}")
     from_alb = found[("aws_vpc_security_group_ingress_rule", "service_from_alb")]
     assert (from_alb["security_group_id"], from_alb["referenced_security_group_id"]) == (
-        "${local.service_security_group_ids[each.key]}", "${local.alb_security_group_id}")
+        "${local.service_security_group_ids[each.key]}", "${local.alb_security_group_ids[each.value.load_balancer]}")
+    to_service = found[("aws_vpc_security_group_egress_rule", "alb_to_service")]
+    assert (to_service["security_group_id"], to_service["referenced_security_group_id"]) == (
+        "${local.alb_security_group_ids[each.value.load_balancer]}", "${local.service_security_group_ids[each.key]}")
+    assert groups["alb_security_group_ids"].startswith("${merge({alb = local.alb_security_group_id}")
     assert from_alb["from_port"] == from_alb["to_port"] == "${each.value.port}"
     from_caller = found[("aws_vpc_security_group_ingress_rule", "service_from_caller")]
     assert (from_caller["security_group_id"], from_caller["referenced_security_group_id"]) == (

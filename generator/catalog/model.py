@@ -417,14 +417,15 @@ class Catalog:
     load_balancer_pins: tuple[tuple[str, int], ...] = ()  # (group, load balancer number) the catalog pins
     # Load balancer number per group and environment that the previous render placed (its render records);
     # set by `with_load_balancer_memory` before rendering, so that placement is stable.
-    load_balancer_memory: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
+    load_balancer_memory: tuple[tuple[str, tuple[tuple[str, tuple[int, int]], ...]], ...] = ()
     # Deployments already built, by environment name (with the Environment they were built from): validate,
     # quota checks, change warnings and render each ask for every environment's.
     _deployments: dict[str, tuple[Environment, "Deployment"]] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
-    def with_load_balancer_memory(self, memory: dict[str, dict[str, int]]) -> "Catalog":
-        """This catalog, placing groups where a previous render put them while they fit."""
+    def with_load_balancer_memory(self, memory: dict[str, dict[str, tuple[int, int]]]) -> "Catalog":
+        """This catalog, placing groups where a previous render put them while they fit: memory is, per environment
+        and group, (load balancer number, routed services then)."""
         remembered = tuple(sorted((env, tuple(sorted(groups.items()))) for env, groups in memory.items()))
         return replace(self, load_balancer_memory=remembered)
 
@@ -1230,7 +1231,9 @@ def _place_groups(catalog: Catalog, environment: Environment, deployed: list[Dep
     groups = [group for group in catalog.groups if group in demand]
     units, conflicts = units_of(groups, hosts, demand, dict(catalog.load_balancer_pins))
     remembered = dict(dict(catalog.load_balancer_memory).get(environment.name, ()))
-    placement = place(units, catalog.platform.load_balancer_quotas, remembered)
+    grown = {group for group, (_, count) in remembered.items() if demand.get(group, Demand()).target_groups > count}
+    placement = place(units, catalog.platform.load_balancer_quotas, {group: number for group, (number, _) in remembered.items()},
+                      grown=grown)
     return {group: placement.by_group.get(group, 1) for group in catalog.groups}, conflicts
 
 

@@ -10,7 +10,9 @@ Placement is deterministic and stable:
 1. a unit with a `load_balancer` pin in the catalog goes there;
 2. a unit the previous render placed (its render record) stays there while it fits, so adding a service
    never moves another service to another load balancer;
-3. every other unit goes to the first load balancer with room, in catalog order; a new one when none has.
+3. every other unit goes to the first load balancer with room, in catalog order, filling it to
+   `fill_percent` (80) of each quota; a new one when none has room. The rest lets the groups there grow in place.
+A group moves only when it outgrows its load balancer (or a pin moves it), and `render` warns then.
 """
 
 from __future__ import annotations
@@ -28,6 +30,15 @@ class Quotas:
     # Target groups kept free on each load balancer for a replacement in flight (a target group whose
     # protocol changes is created before the old one is deleted).
     spare_target_groups: int = 1
+    # A group is placed on a load balancer only while this share of each quota holds it and what is there:
+    # the rest is room for the groups already there to grow without moving.
+    fill_percent: int = 80
+
+    def for_new_groups(self) -> "Quotas":
+        def share(quota: int) -> int:
+            return max(1, quota * self.fill_percent // 100)
+        return Quotas(share(self.target_groups - self.spare_target_groups) + self.spare_target_groups,
+                      share(self.listener_rules), share(self.security_group_rules), self.spare_target_groups, 100)
 
 
 @dataclass(frozen=True)
@@ -104,25 +115,29 @@ def units_of(groups_in_order: list[str], hosts_by_group: dict[str, set[str]], de
     return units, conflicts
 
 
-def place(units: list[Unit], quotas: Quotas, remembered: dict[str, int], base: dict[int, Demand] | None = None) -> Placement:
-    """Load balancer number per group. `base`: what a load balancer holds besides the units (the first one's
-    Kubernetes ingress while migrating)."""
+def place(units: list[Unit], quotas: Quotas, remembered: dict[str, int], base: dict[int, Demand] | None = None,
+          grown: frozenset[str] | set[str] = frozenset()) -> Placement:
+    """Load balancer number per group. `remembered`: where the previous render put each group; `grown`: groups with
+    more routed services than then, which are kept in place after the others, so that when a load balancer
+    overflows it is the group that grew that moves. `base`: what a load balancer holds besides the units."""
     base = base or {}
     placement = Placement()
     for unit in units:
         if unit.pin is not None:
             placement.put(unit, unit.pin)
-    for unit in units:
-        if unit.pin is not None or unit.groups[0] not in remembered:
-            continue
-        number = remembered[unit.groups[0]]
-        if placement.room(number, unit, quotas, base):
-            placement.put(unit, number)
+    for keep_grown in (False, True):
+        for unit in units:
+            if unit.pin is not None or unit.groups[0] not in remembered or (unit.groups[0] in grown) != keep_grown:
+                continue
+            number = remembered[unit.groups[0]]
+            if placement.room(number, unit, quotas, base):
+                placement.put(unit, number)
+    filling = quotas.for_new_groups()
     for unit in units:
         if unit.groups[0] in placement.by_group:
             continue
         number = 1
-        while not placement.room(number, unit, quotas, base) and (placement.load.get(number) or base.get(number)):
+        while not placement.room(number, unit, filling, base) and (placement.load.get(number) or base.get(number)):
             number += 1  # an empty load balancer takes any unit; one too big for it is reported by validation
         placement.put(unit, number)
     return placement

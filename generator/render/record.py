@@ -158,11 +158,12 @@ def _from_hcl(root: Path) -> PreviousRender | None:
     return PreviousRender(services, dns_records, legacy)
 
 
-def load_balancer_memory(catalog: Catalog, out_dir: Path) -> dict[str, dict[str, int]]:
-    """Per environment, the internet-facing load balancer each service group's services were on in the
-    previous render (its first routed service's), so placement keeps them there. Unreadable: nothing remembered."""
+def load_balancer_memory(catalog: Catalog, out_dir: Path) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per environment and service group: the internet-facing load balancer its routed services were on in the
+    previous render (its first one's), and how many there were, so placement keeps the group there and knows
+    whether it grew. Unreadable: nothing remembered."""
     group_of = {service.name: service.group for service in catalog.services}
-    memory: dict[str, dict[str, int]] = {}
+    memory: dict[str, dict[str, tuple[int, int]]] = {}
     for environment in catalog.environments:
         try:
             previous = read(out_dir / "environments" / environment.name)
@@ -173,5 +174,7 @@ def load_balancer_memory(catalog: Catalog, out_dir: Path) -> dict[str, dict[str,
         for name in sorted(previous.services):
             number = previous.services[name].public_load_balancer_number
             if number is not None and name in group_of:
-                memory.setdefault(environment.name, {}).setdefault(group_of[name], number)
+                groups = memory.setdefault(environment.name, {})
+                first, count = groups.get(group_of[name], (number, 0))
+                groups[group_of[name]] = (first, count + 1)
     return memory
