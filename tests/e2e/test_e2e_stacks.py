@@ -1,7 +1,8 @@
 """`make e2e`, issue #21: NEXUS dev applied as the single root it was before, its state moved into the
 stacks the committed out/ holds (`layout: stacks`) with an empty plan in every stack, a one-service edit
 planned both ways on the same world (the before/after the note reports), applied in its stack alone,
-and every stack destroyed, platform last."""
+and every stack destroyed, platform last. Then a catalog whose routes need several load balancers,
+applied as stacks and followed host by host through CloudFront to the load balancer with its rules."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from checks import assert_applied_world_matches, assert_nothing_left
+from checks import World, assert_applied_world_matches, assert_nothing_left
 from conftest import COMMITTED_OUT, NEXUS_CATALOG, REPO
 from generator import api
 from generator.operate.stacks import instance_count
@@ -170,4 +171,101 @@ def test_single_root_moves_to_stacks(tmp_path: Path, terraform_env: dict[str, st
             destroyed += count(r"Destroy complete! Resources: (\d+) destroyed", out) or 0
         log.destroyed = destroyed
         assert destroyed == total
+        assert_nothing_left(url, deployment)
+
+
+def test_routes_spread_over_load_balancers_apply_as_stacks(tmp_path: Path, terraform_env: dict[str, str]) -> None:
+    """A catalog shaped like a larger company's (teams on their own hosts, CloudFront in front), with the
+    security-group quota lowered so that each team needs a load balancer of its own: platform first, then the
+    teams' stacks; each host resolves through its own distribution to the load balancer holding its rules."""
+    sys.path.insert(0, str(REPO / "tests" / "bench"))
+    from synthetic_catalog import spread_catalog
+
+    data = yaml.safe_load(spread_catalog(9, team_size=3))
+    data["platform"]["load_balancer_quotas"] = {"security_group_rules": 4}  # 80 % of it: 3 services per load balancer
+    data["environments"]["prod"]["deletion_protection"] = False  # the test destroys it
+    catalog_path = tmp_path / "catalog" / "wide.yaml"
+    catalog_path.parent.mkdir()
+    catalog_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    teams = sorted({body["group"] for body in data["services"].values()})
+    env_name, env = "prod", data["environments"]["prod"]
+    catalog = api.validate(catalog_path)
+    deployment = catalog.deployment(catalog.environments[0])
+    tree = tmp_path / "rendered"
+    api.render(catalog_path, tree)
+    log = PhaseLog("wide/prod lbs")
+    SUMMARY.append(log)
+    print(f"\n==> {log.name}", flush=True)
+    with emulator() as url:
+        seed_existing_world(url, deployment)
+        roots = [add_overrides(root, url, catalog.platform.region)
+                 for root in sorted((tree / "environments" / env_name).iterdir(), key=lambda p: (p.name != "platform", p.name))
+                 if root.is_dir()]
+        assert roots[0].name == "platform" and len(roots) == 1 + len(teams)
+
+        def run(name: str, args: list[str], root: Path) -> str:
+            started = time.monotonic()
+            result = terraform(args, root, terraform_env, 1200)
+            log.seconds[name] = log.seconds.get(name, 0.0) + time.monotonic() - started
+            assert result.returncode == 0, f"terraform {args[0]} in {root.name} failed:\n{result.stdout[-3000:]}{result.stderr[-6000:]}"
+            return result.stdout
+
+        applied = 0
+        for root in roots:
+            run("init", ["init", "-input=false"], root)
+            applied += count(r"Apply complete! Resources: (\d+) added",
+                             run("apply", ["apply", "-auto-approve", "-input=false", PARALLELISM], root)) or 0
+        log.applied = applied
+
+        started = time.monotonic()
+        world = World(url, catalog.platform.region)
+        edge_world = World(url, "us-east-1")
+        balancers = {lb["LoadBalancerName"]: lb for lb in world.elbv2.describe_load_balancers()["LoadBalancers"]}
+        assert sorted(balancers) == sorted(["wide-prod-alb"] + [f"wide-prod-alb-{n}" for n in range(2, len(teams) + 1)])
+        holder: dict[str, str] = {}  # host -> load balancer whose listener has its rules
+        for name, balancer in balancers.items():
+            listener = next(l for l in world.elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+                            if l["Port"] == 443)
+            for rule in world.elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]:
+                for condition in rule["Conditions"]:
+                    if condition["Field"] == "host-header":
+                        for host in condition.get("HostHeaderConfig", {}).get("Values") or condition.get("Values", []):
+                            assert holder.setdefault(host, name) == name, f"{host} has rules on two load balancers"
+        assert sorted(holder) == sorted(f"{team}.{env['domain']}" for team in teams)
+        assert len(set(holder.values())) == len(teams)  # one team per load balancer, as the quota says
+        zone = world.route53.list_hosted_zones_by_name(DNSName=env["dns_zone"])["HostedZones"][0]
+        records = {r["Name"].rstrip("."): r for r in world.route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]}
+        distributions = edge_world.cloudfront.list_distributions()["DistributionList"]["Items"]
+        for host, balancer in holder.items():
+            alias = records[host]["AliasTarget"]["DNSName"].rstrip(".").lower()
+            distribution = next(d for d in distributions if d["DomainName"].lower() == alias)
+            config = edge_world.cloudfront.get_distribution_config(Id=distribution["Id"])["DistributionConfig"]
+            assert config["Aliases"]["Items"] == [host]
+            origin = config["Origins"]["Items"][0]["DomainName"]
+            origin_target = records[origin]["AliasTarget"]["DNSName"].rstrip(".").lower()
+            assert origin_target == balancers[balancer]["DNSName"].lower(), (host, origin, balancer)
+            # The load balancer's own group sends only to its team's services.
+            group = world.ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [balancer]}])["SecurityGroups"][0]
+            team = host.split(".", 1)[0]
+            egress = {rule["ReferencedGroupInfo"]["GroupId"] for rule in world.ec2.describe_security_group_rules(
+                Filters=[{"Name": "group-id", "Values": [group["GroupId"]]}])["SecurityGroupRules"]
+                if rule["IsEgress"] and rule.get("ReferencedGroupInfo")}
+            services = [name for name, body in data["services"].items() if body["group"] == team]
+            wanted = {g["GroupId"] for g in world.ec2.describe_security_groups(
+                Filters=[{"Name": "group-name", "Values": [f"wide-prod-{name}" for name in services]}])["SecurityGroups"]}
+            assert egress == wanted and len(wanted) == len(services), (balancer, team)
+        log.seconds["check"] = time.monotonic() - started
+        STACK_LINES.append(f"wide/prod: {len(data['services'])} routed services in {len(teams)} teams on "
+                           f"{len(balancers)} load balancers, each host through its own CloudFront distribution to the "
+                           f"load balancer that holds its rules; {len(roots)} stacks, {applied} resources")
+        for root in roots:
+            planned = terraform(["plan", "-detailed-exitcode", "-input=false"], root, terraform_env, 900)
+            assert planned.returncode == 0, f"{root.name}: plan not empty:\n{planned.stdout[-4000:]}"
+        log.plan_result = "No changes"
+        destroyed = 0
+        for root in reversed(roots):
+            destroyed += count(r"Destroy complete! Resources: (\d+) destroyed",
+                               run("destroy", ["destroy", "-auto-approve", "-input=false", PARALLELISM], root)) or 0
+        log.destroyed = destroyed
+        assert destroyed == applied
         assert_nothing_left(url, deployment)
