@@ -1,7 +1,7 @@
 """`render` names what the next apply replaces or deletes, before anyone plans.
 
 Every case runs twice: against the previous render's record (`render-record.yaml`), and against a root
-rendered before 0.8.0 that has only its HCL (read with python-hcl2, kept for one release)."""
+rendered before 0.8.0 that has only its HCL (read with python-hcl2, kept until 0.10.0)."""
 
 from __future__ import annotations
 

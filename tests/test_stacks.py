@@ -304,3 +304,20 @@ def test_a_stack_named_platform_is_refused(tmp_path: Path) -> None:
     service = next(name for name, body in data["services"].items() if "stack" in body)
     data["services"][service]["stack"] = "platform"
     assert "'platform' is the name of the environment's shared stack" in _problems(data, tmp_path)
+
+
+def test_removing_a_service_says_to_apply_its_stack_before_the_platform(tmp_path: Path) -> None:
+    data = raw_catalog(NEXUS_CATALOG)
+    env_name = STACKED[0]
+    service = next(name for name, body in data["services"].items() if "stack" in body)
+    out = _render(tmp_path, "before", data)
+    removed = copy.deepcopy(data)
+    del removed["services"][service]
+    catalog = tmp_path / "before" / NEXUS_CATALOG.name
+    catalog.write_text(yaml.safe_dump(removed, sort_keys=False), encoding="utf-8")
+    result = CliRunner().invoke(main, ["render", "--catalog", str(catalog), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    stack = data["services"][service]["stack"]
+    assert (f"apply environments/{env_name}/{stack} before environments/{env_name}/platform" in result.output), result.output
+    single = next(name for name, env in data["environments"].items() if env.get("layout") != "stacks")
+    assert f"apply environments/{single}/" not in result.output  # a single root has no order to keep

@@ -81,6 +81,12 @@ def replacement_warnings(catalog: Catalog, out_dir: Path) -> list[str]:
                     f"stop), listener rules, target group, roles, security group and alarms; the log group "
                     f"{log_group} is kept until you delete it"
                 )
+        gone_from_stacks = sorted({before[name].stack for name in set(before) - current if before[name].stack})
+        if deployment.stacks and gone_from_stacks:
+            # The platform deletes their security groups, which their stacks' rules (and tasks) use until applied.
+            stacks = ", ".join(f"environments/{environment.name}/{stack}" for stack in gone_from_stacks)
+            warnings.append(f"{where}: apply {stacks} before environments/{environment.name}/platform: a service "
+                            "left it, and the platform deletes its security group, which that stack's rules still use")
         for svc in deployment.services:
             was = before.get(svc.name) or before.get(svc.service.renamed_from or "")
             if was and was.stack and deployment.stacks and was.stack != svc.service.stack:

@@ -6,7 +6,7 @@ wired). `render` writes exactly those facts beside the Terraform, in `environmen
 so reading them back never depends on how the templates lay out HCL.
 
 Roots rendered before 0.8.0 have no record: their values are read from `services.tf` and `main.tf` with
-python-hcl2 (imported only then). That fallback is kept for one release and goes in 0.9.0 (CHANGELOG.md).
+python-hcl2 (imported only then). That fallback goes in 0.10.0 (CHANGELOG.md, 0.9.0).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def read(root: Path) -> PreviousRender | None:
         raise UnreadableRecord(f"{root / RECORD_FILE}: not a render record ({type(error).__name__}: {error})") from None
 
 
-# --- roots rendered before 0.8.0 (remove in 0.9.0) ----------------------------------------------
+# --- roots rendered before 0.8.0 (remove in 0.10.0) ----------------------------------------------
 
 
 def _module_blocks(text: str) -> dict[str, dict[str, Any]]:

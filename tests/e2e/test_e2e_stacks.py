@@ -72,6 +72,70 @@ def _timed_plan(root: Path, env: dict[str, str], expect: int) -> float:
     return statistics.median(seconds)
 
 
+def _day_two_on_stacks(raw: dict[str, Any], catalog_path: Path, roots: dict[str, Path], tmp_path: Path, url: str,
+                       terraform_env: dict[str, str], log: PhaseLog) -> Any:
+    """Day-2 edits that cross stacks, as a team's pipeline runs them: render, apply the roots whose files changed
+    (platform first; service stacks first when a service goes away, since the platform then deletes its security
+    group), an empty re-plan in each, and one untouched stack still planning empty. Returns the final deployment."""
+    data = yaml.safe_load(catalog_path.read_text(encoding="utf-8"))
+    services = data["services"]
+    stack_of = lambda name: services[name].get("stack", services[name]["group"])  # noqa: E731 - from the catalog file
+    new, callee, group = "reviews-service", "user-service", "frontend"
+    host = next(label for body in services.values() if body["group"] == group for route in body.get("routes", [])
+                for label in route.get("hosts", []))
+    priority = 1 + max(route["priority"] for body in services.values() for route in body.get("routes", []))
+
+    def add(d: dict[str, Any]) -> None:
+        d["services"][new] = {"group": group, "port": 3100, "calls": [callee],
+                              "routes": [{"priority": priority, "hosts": [host], "paths": ["/reviews/*"]}]}
+
+    def move_port(d: dict[str, Any]) -> None:
+        d["services"][callee]["port"] += 10
+
+    def remove(d: dict[str, Any]) -> None:
+        del d["services"][new]
+
+    callers = lambda d: {stack_of(name) for name, body in d["services"].items() if callee in body.get("calls", [])}  # noqa: E731
+    edits = [
+        ("a new service in frontend calling user-service", add, False, lambda d: {"platform", group}),
+        ("user-service's port, which services of 3 other stacks call", move_port, False,
+         lambda d: {"platform", stack_of(callee), *callers(d)}),
+        ("the new service removed again", remove, True, lambda d: {"platform", group}),
+    ]
+    started = time.monotonic()
+    for number, (label, change, services_first, expected) in enumerate(edits, 1):
+        change(data)
+        path = tmp_path / "catalogs" / f"day-two-{number}" / NEXUS_CATALOG.name
+        path.parent.mkdir(parents=True)
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        rendered = tmp_path / f"day-two-{number}"
+        api.render(path, rendered)
+        touched = []
+        for name, root in roots.items():
+            new_files = {p.name: p.read_bytes() for p in (rendered / "environments" / ENVIRONMENT / name).glob("*.tf")}
+            old_files = {p.name: p.read_bytes() for p in root.glob("*.tf") if not p.name.endswith("_override.tf")}
+            if new_files != old_files:
+                touched.append(name)
+                _copy_tf(rendered / "environments" / ENVIRONMENT / name, root)
+        assert set(touched) == expected(data), f"{label}: render changed {touched}"
+        order = [name for name in touched if name != "platform"] + ["platform"] if services_first else touched
+        for name in order:
+            for args in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false", PARALLELISM]):
+                result = terraform(args, roots[name], terraform_env, 1200)
+                assert result.returncode == 0, f"{label}: terraform {args[0]} in {name}:\n{result.stdout[-3000:]}{result.stderr[-4000:]}"
+            replanned = terraform(["plan", "-detailed-exitcode", "-input=false"], roots[name], terraform_env, 900)
+            assert replanned.returncode == 0, f"{label}: re-plan of {name} not empty:\n{replanned.stdout[-4000:]}"
+        untouched = next(name for name in roots if name not in touched)
+        assert terraform(["plan", "-detailed-exitcode", "-input=false"], roots[untouched], terraform_env, 900).returncode == 0
+        STACK_LINES.append(f"day-2 on stacks: {label}: applied {', '.join(order)}; {untouched} untouched, still empty")
+        print(f"    [{ENVIRONMENT}] {STACK_LINES[-1]}", flush=True)
+        catalog = api.validate(path)
+        deployment = catalog.deployment(next(e for e in catalog.environments if e.name == ENVIRONMENT))
+        assert_applied_world_matches(url, deployment)
+    log.seconds["day-2"] = time.monotonic() - started
+    return deployment
+
+
 def test_single_root_moves_to_stacks(tmp_path: Path, terraform_env: dict[str, str]) -> None:
     raw = yaml.safe_load(NEXUS_CATALOG.read_text(encoding="utf-8"))
     assert raw["environments"][ENVIRONMENT].get("layout") == "stacks", "the catalog's dev is expected as stacks"
@@ -164,6 +228,8 @@ def test_single_root_moves_to_stacks(tmp_path: Path, terraform_env: dict[str, st
         edited = api.validate(edited_catalog)
         deployment = edited.deployment(next(e for e in edited.environments if e.name == ENVIRONMENT))
         assert_applied_world_matches(url, deployment)
+
+        deployment = _day_two_on_stacks(raw, edited_catalog, roots, tmp_path, url, terraform_env, log)
 
         destroyed = 0
         for name in reversed(stack_names):  # the service stacks, then the platform they stand on
