@@ -8,13 +8,17 @@ from pathlib import Path
 import pytest
 
 from conftest import COMMITTED_OUT, GOLDEN_TREE, run_terraform
+from hcl_reading import environment_roots
 
-ROOTS = ([(COMMITTED_OUT, f"environments/{env}") for env in ("dev", "staging", "prod")]
+# Every root: an environment's single root, or each of its stacks (`layout: stacks`).
+ROOTS = ([(COMMITTED_OUT, str(root.relative_to(COMMITTED_OUT))) for env in ("dev", "staging", "prod")
+          for root in environment_roots(COMMITTED_OUT, env)]
          + [(GOLDEN_TREE, f"environments/{env}") for env in ("qa", "live")]
          + [(COMMITTED_OUT, "shared"), (GOLDEN_TREE, "shared")])
+assert len(ROOTS) > 7, "NEXUS dev is expected as stacks"
 
 
-@pytest.mark.parametrize("tree, root_path", ROOTS, ids=[f"{tree.name}-{path.rsplit('/', 1)[-1]}" for tree, path in ROOTS])
+@pytest.mark.parametrize("tree, root_path", ROOTS, ids=[f"{tree.name}-{path.removeprefix('environments/')}" for tree, path in ROOTS])
 def test_terraform_validate(tree: Path, root_path: str, tmp_path: Path, terraform_env: dict[str, str]) -> None:
     copy = tmp_path / "tree"
     shutil.copytree(tree, copy)  # init writes .terraform/; never into the committed tree

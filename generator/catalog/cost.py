@@ -199,9 +199,11 @@ def estimate(deployment: Deployment, table: dict[str, Any]) -> EnvironmentCost:
             minimum_on_demand_only=task_month(service, low, 0),
             maximum_on_demand_only=task_month(service, high, 0),
         ))
+    balancers = len(deployment.load_balancers)  # internet-facing; each holds its share of the requests
+    what = "load balancer" if balancers == 1 else f"{balancers} load balancers"
     fixed = (
-        ("load balancer (hours)", prices["alb_hour"] * hours),
-        (f"load balancer ({assumptions['alb_lcu_per_hour']:g} LCU assumed)", prices["alb_lcu_hour"] * assumptions["alb_lcu_per_hour"] * hours),
+        (f"{what} (hours)", prices["alb_hour"] * hours * balancers),
+        (f"{what} ({assumptions['alb_lcu_per_hour']:g} LCU assumed)", prices["alb_lcu_hour"] * assumptions["alb_lcu_per_hour"] * hours),
         (f"NAT gateways ({assumptions['nat_gateways']:g}, design 1.1)", prices["nat_gateway_hour"] * assumptions["nat_gateways"] * hours),
         (f"NAT data ({assumptions['nat_gb_per_month']:g} GB assumed)", prices["nat_gb"] * assumptions["nat_gb_per_month"]),
     )

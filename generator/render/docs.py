@@ -61,10 +61,11 @@ class RouteRow:
     share: str
     node: str
     internal: bool
+    balancer: str = "alb"  # the internet-facing load balancer's module holding the rule
 
     @property
     def load_balancer_node(self) -> str:
-        return "internal_alb" if self.internal else "alb"
+        return "internal_alb" if self.internal else self.balancer
 
 
 @dataclass(frozen=True)
@@ -112,19 +113,22 @@ def entry_edges(deployment: Deployment) -> tuple[EntryEdge, ...]:
     the ALB directly, or the Kubernetes ingress), CloudFront forwards to the ALB, and internal hosts are reached
     from inside the VPC only."""
     env = deployment.environment
-    by_mode: dict[str, list[str]] = {}
-    for host, mode in deployment.dns_records:
-        by_mode.setdefault(mode, []).append(host)
+    by_mode: dict[tuple[str, str], list[str]] = {}
+    for balancer in deployment.load_balancers:
+        for host, mode in deployment.dns_records_on(balancer):
+            by_mode.setdefault((mode, balancer.module_name), []).append(host)
     unnamed = [f"{label}.{env.domain}" for label in deployment.host_labels
                if env.dns_mode(label) == DnsTarget.UNMANAGED and not label.startswith("*")]
     edges = []
-    for mode, target in ((DnsTarget.EDGE, "cloudfront"), (DnsTarget.ALB, "alb"), (DnsTarget.LEGACY, "k8s")):
-        if by_mode.get(mode):
-            edges.append(EntryEdge("users", target, ", ".join(by_mode[mode])))
+    for mode, target in ((DnsTarget.EDGE, "cloudfront"), (DnsTarget.ALB, None), (DnsTarget.LEGACY, "k8s")):
+        for balancer in deployment.load_balancers:
+            if by_mode.get((mode, balancer.module_name)):
+                edges.append(EntryEdge("users", target or balancer.module_name, ", ".join(by_mode[(mode, balancer.module_name)])))
     if unnamed:
         edges.append(EntryEdge("users", "k8s" if env.legacy else "alb", ", ".join(unnamed) + " (DNS not managed here)"))
     if env.edge:
-        edges.append(EntryEdge("cloudfront", "alb", f"HTTPS to {env.origin_host}"))
+        for balancer in deployment.load_balancers:
+            edges.append(EntryEdge("cloudfront", balancer.module_name, f"HTTPS to {balancer.names.origin_host(env.domain)}"))
     if not edges:
         edges.append(EntryEdge("users", "alb", "HTTPS"))
     if env.legacy:
@@ -187,6 +191,7 @@ def environment_doc(deployment: Deployment) -> EnvironmentDoc:
                 share=_share(deployment, service.name),
                 node="svc_" + mermaid_id(service.name),
                 internal=service.internal,
+                balancer=on_ecs[service.name].public_load_balancer if service.name in on_ecs else "alb",
             ))
     routes.sort(key=lambda row: row.priority)
     callers: dict[str, list[str]] = {service.name: [] for service in services}

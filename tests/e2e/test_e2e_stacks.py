@@ -247,7 +247,7 @@ def test_routes_spread_over_load_balancers_apply_as_stacks(tmp_path: Path, terra
     sys.path.insert(0, str(REPO / "tests" / "bench"))
     from synthetic_catalog import spread_catalog
 
-    data = yaml.safe_load(spread_catalog(9, team_size=3))
+    data = yaml.safe_load(spread_catalog(6, team_size=3))
     data["platform"]["load_balancer_quotas"] = {"security_group_rules": 4}  # 80 % of it: 3 services per load balancer
     data["environments"]["prod"]["deletion_protection"] = False  # the test destroys it
     catalog_path = tmp_path / "catalog" / "wide.yaml"
