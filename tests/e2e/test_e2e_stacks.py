@@ -83,7 +83,9 @@ def _day_two_on_stacks(raw: dict[str, Any], catalog_path: Path, roots: dict[str,
     new, callee, group = "reviews-service", "user-service", "frontend"
     host = next(label for body in services.values() if body["group"] == group for route in body.get("routes", [])
                 for label in route.get("hosts", []))
-    priority = 1 + max(route["priority"] for body in services.values() for route in body.get("routes", []))
+    # Ahead of every rule: a lower number is evaluated first, and no catch-all rule can then hide it.
+    priority = min(route["priority"] for body in services.values() for route in body.get("routes", [])) - 1
+    assert priority > 0
 
     def add(d: dict[str, Any]) -> None:
         d["services"][new] = {"group": group, "port": 3100, "calls": [callee],
