@@ -25,6 +25,14 @@ from hcl_reading import blocks, environment_roots, literal, load, resources
 STACKED = [name for name, env in raw_catalog(NEXUS_CATALOG)["environments"].items() if env.get("layout") == "stacks"]
 
 
+@pytest.fixture(scope="module")
+def nexus_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """NEXUS rendered now (the committed out/ is checked against it by test_output.py)."""
+    out = tmp_path_factory.mktemp("nexus") / "out"
+    api.render(NEXUS_CATALOG, out)
+    return out
+
+
 def expected_stack(service: dict[str, Any]) -> str:
     return service.get("stack", service["group"])
 
@@ -35,10 +43,10 @@ def test_nexus_has_a_stacked_environment_and_a_single_one() -> None:
 
 
 @pytest.mark.parametrize("env_name", STACKED)
-def test_every_service_is_in_the_stack_the_catalog_names(env_name: str) -> None:
+def test_every_service_is_in_the_stack_the_catalog_names(env_name: str, nexus_out: Path) -> None:
     data = raw_catalog(NEXUS_CATALOG)
     env = data["environments"][env_name]
-    roots = environment_roots(COMMITTED_OUT, env_name)
+    roots = environment_roots(nexus_out, env_name)
     assert roots[0].name == "platform"
     on_ecs = services_on_ecs(data, env)
     expected = {expected_stack(service) for service in on_ecs.values()}
@@ -55,12 +63,12 @@ def test_every_service_is_in_the_stack_the_catalog_names(env_name: str) -> None:
 
 
 @pytest.mark.parametrize("env_name", STACKED)
-def test_each_stack_owns_its_own_resources(env_name: str) -> None:
+def test_each_stack_owns_its_own_resources(env_name: str, nexus_out: Path) -> None:
     """No stack creates what another creates: the shared modules are the platform's, a service stack's
     security-group module creates rules only and its IAM module no CI role."""
     data = raw_catalog(NEXUS_CATALOG)
     env = data["environments"][env_name]
-    platform, *services = environment_roots(COMMITTED_OUT, env_name)
+    platform, *services = environment_roots(nexus_out, env_name)
     shared = blocks(load(platform / "main.tf"), "module")
     assert {"cluster", "security_groups", "alb", "iam"} <= set(shared)
     assert shared["security_groups"]["service_rules"] is False
@@ -78,12 +86,12 @@ def test_each_stack_owns_its_own_resources(env_name: str) -> None:
 
 
 @pytest.mark.parametrize("env_name", STACKED)
-def test_service_stacks_find_the_platform_by_the_designs_names(env_name: str) -> None:
+def test_service_stacks_find_the_platform_by_the_designs_names(env_name: str, nexus_out: Path) -> None:
     data = raw_catalog(NEXUS_CATALOG)
     env = data["environments"][env_name]
     prefix = f"{data['platform']['name']}-{env_name}"  # design 2.1: nexus-<environment>
     on_ecs = services_on_ecs(data, env)
-    for root in environment_roots(COMMITTED_OUT, env_name)[1:]:
+    for root in environment_roots(nexus_out, env_name)[1:]:
         found = resources(load(root / "main.tf"), "data")
         assert literal(found[("aws_ecs_cluster", "this")]["cluster_name"]) == prefix
         assert literal(found[("aws_sns_topic", "alerts")]["name"]) == f"{prefix}-alerts"
@@ -97,14 +105,14 @@ def test_service_stacks_find_the_platform_by_the_designs_names(env_name: str) ->
 
 
 @pytest.mark.parametrize("env_name", STACKED)
-def test_each_stack_has_its_own_state_key(env_name: str) -> None:
+def test_each_stack_has_its_own_state_key(env_name: str, nexus_out: Path) -> None:
     env = raw_catalog(NEXUS_CATALOG)["environments"][env_name]
     keys = []
-    for root in environment_roots(COMMITTED_OUT, env_name):
+    for root in environment_roots(nexus_out, env_name):
         backend = load(root / "versions.tf")["terraform"][0]["backend"][0]['"s3"']
         assert literal(backend["bucket"]) == env["backend"]["bucket"]
         keys.append(literal(backend["key"]))
-    assert keys == [f"nexus/{env_name}/{root.name}/terraform.tfstate" for root in environment_roots(COMMITTED_OUT, env_name)]
+    assert keys == [f"nexus/{env_name}/{root.name}/terraform.tfstate" for root in environment_roots(nexus_out, env_name)]
 
 
 def _render(tmp_path: Path, name: str, data: dict[str, Any]) -> Path:
