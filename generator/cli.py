@@ -78,6 +78,10 @@ def _echo_touched_roots(out_dir: Path, changed: list[str]) -> None:
         click.echo("no Terraform root changed (documentation and records only)")
         return
     why = " (a module changed: every root)" if touched.every_root else ""
+    if len(touched.all) > 12:  # a first render or a module change: the count, not a wall of paths
+        click.echo(f"roots to plan and apply{why}: {len(touched.all)}, {len(touched.first)} single roots and platform "
+                   f"stacks first, then {len(touched.then)} service stacks (`python -m generator stacks changed` lists them)")
+        return
     click.echo(f"roots to plan and apply{why}: " + ", ".join(touched.first)
                + (f"; then {', '.join(touched.then)}" if touched.first and touched.then else ", ".join(touched.then)))
 
