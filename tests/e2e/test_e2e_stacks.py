@@ -100,7 +100,7 @@ def _day_two_on_stacks(raw: dict[str, Any], catalog_path: Path, roots: dict[str,
     callers = lambda d: {stack_of(name) for name, body in d["services"].items() if callee in body.get("calls", [])}  # noqa: E731
     edits = [
         ("a new service in frontend calling user-service", add, False, lambda d: {"platform", group}),
-        ("user-service's port, which services of 3 other stacks call", move_port, False,
+        ("user-service's port, which services in other stacks call", move_port, False,
          lambda d: {"platform", stack_of(callee), *callers(d)}),
         ("the new service removed again", remove, True, lambda d: {"platform", group}),
     ]
