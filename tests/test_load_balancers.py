@@ -89,6 +89,24 @@ def test_three_hundred_routed_services_spread_over_load_balancers_within_quotas(
         assert len({placement[name] for name in routed if _team(data, name) == team}) == 1, team
 
 
+def test_preflight_asks_for_the_rules_of_the_fullest_load_balancer_and_counts_them(wide: tuple[dict[str, Any], Path],
+                                                                                    tmp_path: Path) -> None:
+    """What preflight checks against the account: rules per load balancer (the fullest one, not the sum) and the
+    number of Application Load Balancers; counted here from the rendered platform root."""
+    from generator import api
+    from generator.operate.preflight import needs
+
+    data, out = wide
+    modules = blocks(load(environment_roots(out, "prod")[0] / "main.tf"), "module")
+    balancers = [name for name in modules if re.fullmatch(r"alb(_[0-9]+)?", name)]
+    placement = _placement(out)
+    fullest = max(sum(len(data["services"][name]["routes"]) for name, module in placement.items() if module == balancer)
+                  for balancer in balancers)
+    catalog = api.validate(_write(tmp_path, "needs", data))
+    got = needs(catalog.deployment(catalog.environments[0]))
+    assert (got["rules"], got["load_balancers"]) == (fullest, len(balancers))
+
+
 def test_each_service_stack_attaches_to_its_teams_load_balancer(wide: tuple[dict[str, Any], Path]) -> None:
     data, out = wide
     placement = _placement(out)
@@ -138,7 +156,6 @@ def test_a_team_that_outgrows_its_load_balancer_moves_with_a_warning(wide: tuple
     data, out = wide
     team = _team(data, next(iter(data["services"])))
     grown = yaml.safe_load(spread_catalog(300))
-    template = next(name for name in grown["services"] if _team(grown, name) == team)
     for index in range(25):  # 40 + 25 routed services: over the 60 outbound rules of one security group
         grown["services"][f"{team}-new-{index}"] = {"group": team, "stack": f"{team}-3", "port": 8100,
                                                     "routes": [{"priority": 6000 + index, "hosts": [team],
@@ -151,7 +168,6 @@ def test_a_team_that_outgrows_its_load_balancer_moves_with_a_warning(wide: tuple
     moved = {line.split("'")[1] for line in result.output.splitlines() if "moves from load balancer alb to alb_" in line}
     assert moved == {name for name in grown["services"] if _team(grown, name) == team and name in data["services"]}
     assert f"groups.{team}.load_balancer" in result.output
-    del template
 
 
 def test_a_pin_places_a_team_and_an_overfull_pin_is_refused(tmp_path: Path) -> None:
@@ -207,3 +223,35 @@ def test_spread_catalog_renders_and_terraform_validates(tmp_path: Path, terrafor
         assert init.returncode == 0, init.stderr
         validated = run_terraform(["validate", "-no-color"], root, terraform_env)
         assert validated.returncode == 0, f"{root}: {validated.stdout}{validated.stderr}"
+
+
+def test_preflight_fails_when_the_account_allows_fewer_load_balancers_than_placed(tmp_path: Path) -> None:
+    from generator import api
+    from generator.operate.preflight import FAIL, PASS, _quotas
+
+    data = yaml.safe_load(spread_catalog(300))
+    catalog = api.validate(_write(tmp_path, "quota", data))
+    deployment = catalog.deployment(catalog.environments[0])
+
+    class Elbv2:
+        def __init__(self, balancers: int) -> None:
+            self.balancers = balancers
+
+        def describe_account_limits(self) -> dict[str, Any]:
+            return {"Limits": [{"Name": "application-load-balancers", "Max": str(self.balancers)},
+                               {"Name": "rules-per-application-load-balancer", "Max": "100"},
+                               {"Name": "target-groups", "Max": "3000"}]}
+
+    class Quotas:
+        def get_service_quota(self, **_: Any) -> dict[str, Any]:
+            return {"Quota": {"Value": 100000.0}}
+
+    def checks(balancers: int) -> dict[str, Any]:
+        clients = {"elbv2": Elbv2(balancers), "service-quotas": Quotas()}
+        return {check.check: check for check in _quotas(lambda name: clients[name], deployment)}
+
+    placed = len(deployment.load_balancers)
+    assert placed == 8  # 30 teams of 10, 4 teams per load balancer at 80 % of 60 security-group rules
+    assert checks(placed)["quota application-load-balancers"].status == PASS
+    refused = checks(placed - 1)["quota application-load-balancers"]
+    assert refused.status == FAIL and f"{placed:g} Application Load Balancers" in refused.detail

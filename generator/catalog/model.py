@@ -852,6 +852,12 @@ class DeployedService:
         return tuple(sorted({name for _, name in self.ssm_secrets}))
 
     @property
+    def additional_load_balancer(self) -> str | None:
+        """`alb_<n>` when its routes are on an internet-facing load balancer other than the first, else None."""
+        routed_publicly = self.service.load_balanced and not self.service.internal
+        return self.public_load_balancer if routed_publicly and self.public_load_balancer != "alb" else None
+
+    @property
     def load_balancer_module(self) -> str:
         """The root's module whose listener holds this service's rules."""
         return "internal_alb" if self.service.internal else self.public_load_balancer
@@ -903,11 +909,11 @@ class LoadBalancer:
     legacy_routes: tuple["LegacyRoute", ...] = ()
     hosts: frozenset[str] = frozenset()  # host labels whose rules are here
 
+    has_legacy: bool = False
+
     @property
     def module_name(self) -> str:
         return self.names.module
-
-    has_legacy: bool = False
 
     @property
     def target_groups(self) -> int:
@@ -1087,13 +1093,6 @@ class Deployment:
             groups.setdefault(svc.service.stack, []).append(svc)
         return (Stack(PLATFORM_STACK), *(Stack(name, tuple(members)) for name, members in groups.items()))
 
-    def stack_of_service(self, service: str) -> str:
-        """The stack that holds `service` (its module, roles and security-group rules)."""
-        for svc in self.services:
-            if svc.name == service:
-                return svc.service.stack if self.environment.layout == "stacks" else PLATFORM_STACK
-        raise KeyError(service)
-
     def callees_outside(self, stack: Stack) -> tuple[DeployedService, ...]:
         """Services of other stacks that services of `stack` call: their security groups and ports are read."""
         own = {svc.name for svc in stack.services}
@@ -1190,7 +1189,7 @@ class Deployment:
             for service in enabled if environment.step_of(service.name).state == MigrationState.KUBERNETES and not service.internal
             for rule in rules_of(service)
         )
-        placement, conflicts = _place_groups(catalog, environment, deployed, legacy_routes)
+        placement, conflicts = _place_groups(catalog, environment, deployed)
         deployed = [replace(svc, public_load_balancer=LoadBalancerNames(env_names, placement[svc.service.group]).module)
                     if svc.service.load_balanced and not svc.service.internal else svc for svc in deployed]
         numbers = sorted({1, *(placement[svc.service.group] for svc in deployed
@@ -1215,8 +1214,8 @@ class Deployment:
                    load_balancer_pin_conflicts=tuple(conflicts))
 
 
-def _place_groups(catalog: Catalog, environment: Environment, deployed: list[DeployedService],
-                  legacy_routes: tuple["LegacyRoute", ...]) -> tuple[dict[str, int], list[tuple[str, str, int, int]]]:
+def _place_groups(catalog: Catalog, environment: Environment,
+                  deployed: list[DeployedService]) -> tuple[dict[str, int], list[tuple[str, str, int, int]]]:
     """Load balancer number per service group (generator/catalog/placement.py). While the environment migrates,
     every group stays on the first: the Kubernetes ingress's target group and the hosts' DNS are there."""
     if environment.legacy is not None:

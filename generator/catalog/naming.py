@@ -143,8 +143,9 @@ class EnvironmentNames:
         `.task_role`): the deploy role passes them by pattern, so its policy does not grow with the catalog."""
         return (f"{self.prefix}-*-exec", f"{self.prefix}-*-task")
 
-    def state_key(self) -> str:
-        return f"{self.platform}/{self.environment}/terraform.tfstate"
+    def state_key(self, stack: str | None = None) -> str:
+        """The S3 key of the environment's state, or of one of its stacks' (`layout: stacks`)."""
+        return f"{self.platform}/{self.environment}/{stack + '/' if stack else ''}terraform.tfstate"
 
     def service(self, service: str, short_name: str, protocol: str = "http") -> "ServiceNames":
         return ServiceNames(self, service, short_name, protocol)
@@ -191,6 +192,15 @@ class LoadBalancerNames:
     def module(self) -> str:
         """Terraform module label in the environment's root (`alb`, `alb_2`)."""
         return "alb" if self.number == 1 else f"alb_{self.number}"
+
+    @staticmethod
+    def number_of_module(module: str | None) -> int | None:
+        """The inverse of `module`: 1 for `alb`, n for `alb_<n>`, None for anything else (`internal_alb`)."""
+        if module == "alb":
+            return 1
+        if module and module.startswith("alb_") and module[4:].isdigit():
+            return int(module[4:])
+        return None
 
     @property
     def edge_module(self) -> str:

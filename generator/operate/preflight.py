@@ -227,7 +227,7 @@ def _buckets(client: Client, deployment: Deployment, account: str) -> Iterator[C
                 raise
             policy = {}
         names = deployment.names
-        prefixes = [names.alb_access_logs_prefix,
+        prefixes = [*(balancer.names.access_logs_prefix for balancer in deployment.load_balancers),
                     *([names.internal_alb_access_logs_prefix] if deployment.has_internal_load_balancer else [])]
         refused = [prefix for prefix in prefixes if not _log_delivery_allowed(policy, env.logs_bucket, prefix, account, region)]
         if refused:
@@ -298,10 +298,10 @@ def needs(deployment: Deployment) -> dict[str, float]:
         spot += split.spot * service.sizing.cpu / 1024
         on_demand += split.on_demand * service.sizing.cpu / 1024
     on_demand += sum(task.task.cpu / 1024 for task in deployment.scheduled_tasks)
-    public_rules = sum(len(svc.listener_rules) for svc in deployment.public_services) + len(deployment.legacy_routes)
     internal_rules = sum(len(svc.listener_rules) for svc in deployment.internal_services)
-    return {"rules": max(public_rules, internal_rules), "target_groups": sum(1 for svc in deployment.services
-                                                                             if svc.service.load_balanced),
+    return {"rules": max([internal_rules, *(balancer.listener_rules for balancer in deployment.load_balancers)]),
+            "target_groups": sum(1 for svc in deployment.services if svc.service.load_balanced),
+            "load_balancers": len(deployment.load_balancers) + (1 if deployment.has_internal_load_balancer else 0),
             "on_demand_vcpu": on_demand, "spot_vcpu": spot, "services": len(deployment.services)}
 
 
@@ -309,7 +309,9 @@ def _quotas(client: Client, deployment: Deployment) -> Iterator[Check]:
     need = needs(deployment)
     limits = {limit["Name"]: float(limit["Max"]) for limit in client("elbv2").describe_account_limits()["Limits"]}
     for name, wanted, what in (("rules-per-application-load-balancer", need["rules"], "listener rules per load balancer"),
-                               ("target-groups", need["target_groups"], "target groups (account-wide)")):
+                               ("target-groups", need["target_groups"], "target groups (account-wide)"),
+                               ("application-load-balancers", need["load_balancers"],
+                                "Application Load Balancers (this environment's; others in the region count too)")):
         if name not in limits:
             yield Check(WARN, f"quota {name}", "not reported by describe_account_limits", "check it in Service Quotas")
         elif wanted > limits[name]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.catalog.model import Catalog, Deployment
+from generator.catalog.naming import LoadBalancerNames
 from generator.render.hcl import read_back_string
 from generator.version import GENERATED_MARKER, VERSION
 
@@ -38,11 +39,7 @@ class PreviousService:
     @property
     def public_load_balancer_number(self) -> int | None:
         """1 for `alb`, n for `alb_<n>`; None when internal or not routed."""
-        if self.load_balancer == "alb":
-            return 1
-        if self.load_balancer and self.load_balancer.startswith("alb_") and self.load_balancer[4:].isdigit():
-            return int(self.load_balancer[4:])
-        return None
+        return LoadBalancerNames.number_of_module(self.load_balancer)
 
 
 @dataclass(frozen=True)

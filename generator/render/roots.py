@@ -114,8 +114,7 @@ class Root:
 
     @property
     def state_key(self) -> str:
-        key = self.deployment.names.state_key()
-        return key if self.stack is None else key.replace("/terraform.tfstate", f"/{self.stack.name}/terraform.tfstate")
+        return self.deployment.names.state_key(self.stack.name if self.stack else None)
 
     @property
     def has_edge_provider(self) -> bool:
